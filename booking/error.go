@@ -1,0 +1,89 @@
+package booking
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// The kinds of failure a caller can act on. Adapters translate driver errors into
+// these; the HTTP layer maps each to one status code. Anything else is an internal
+// error that clients see only as a generic failure.
+var (
+	// ErrInvalid: the request itself is wrong and retrying it unchanged cannot help.
+	ErrInvalid = errors.New("invalid request")
+	// ErrNotFound: a show, seat or hold named by the request does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrSeatUnavailable: some seats are held or booked by someone else, or are not
+	// held by the caller when they must be.
+	ErrSeatUnavailable = errors.New("seats unavailable")
+	// ErrHoldExpired: the caller's hold on the seats lapsed before the request.
+	ErrHoldExpired = errors.New("hold expired")
+)
+
+// Error is a failure the caller caused or can act on. Detail is written for the
+// client and never contains internal information; SeatIDs names the seats it is
+// about, when it is about seats.
+type Error struct {
+	Kind    error
+	Detail  string
+	SeatIDs []string
+}
+
+func (e *Error) Error() string { return e.Detail }
+
+// Unwrap lets errors.Is match Kind.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Invalidf reports a request that can never succeed as written.
+func Invalidf(format string, args ...any) error {
+	return &Error{Kind: ErrInvalid, Detail: fmt.Sprintf(format, args...)}
+}
+
+// NotFoundf reports something the request named that does not exist.
+func NotFoundf(format string, args ...any) error {
+	return &Error{Kind: ErrNotFound, Detail: fmt.Sprintf(format, args...)}
+}
+
+// SeatsUnavailable reports the seats that stopped a hold, book or release.
+func SeatsUnavailable(seatIDs []string) error {
+	return &Error{
+		Kind:    ErrSeatUnavailable,
+		Detail:  "seats not available: " + strings.Join(seatIDs, ", "),
+		SeatIDs: seatIDs,
+	}
+}
+
+// HoldExpired reports seats whose hold by the caller lapsed.
+func HoldExpired(seatIDs []string) error {
+	return &Error{
+		Kind:    ErrHoldExpired,
+		Detail:  "hold expired for seats: " + strings.Join(seatIDs, ", "),
+		SeatIDs: seatIDs,
+	}
+}
+
+// UnknownSeats reports seat ids that name no seat.
+func UnknownSeats(seatIDs []string) error {
+	return &Error{
+		Kind:    ErrNotFound,
+		Detail:  "unknown seats: " + strings.Join(seatIDs, ", "),
+		SeatIDs: seatIDs,
+	}
+}
+
+// Unchanged returns the seats of asked that are not in changed, in asked's order:
+// the seats an all-or-nothing transition names when it changed only some.
+func Unchanged(asked, changed []string) []string {
+	done := make(map[string]bool, len(changed))
+	for _, id := range changed {
+		done[id] = true
+	}
+	var out []string
+	for _, id := range asked {
+		if !done[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,388 @@
+package booking
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Catalog reads shows and seats.
+type Catalog interface {
+	Shows(ctx context.Context) ([]Show, error)
+	// SeatMap returns ErrNotFound for an unknown show.
+	SeatMap(ctx context.Context, showID string) (SeatMap, error)
+	// SeatShows maps each seat id that exists to its show; unknown ids are absent.
+	SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error)
+}
+
+// SeatStore changes seats. Each call is one transaction that changes every seat it
+// names or none, decides by the database clock, and appends one Event per changed
+// seat to the show's log.
+type SeatStore interface {
+	// Hold holds seats that are available or whose hold has lapsed. It fails with
+	// ErrSeatUnavailable naming every seat that is not.
+	Hold(ctx context.Context, p HoldParams) (Hold, error)
+	// Book sells seats that p.UserID holds (under p.HoldToken, if set) and whose hold
+	// has not lapsed. It fails with ErrSeatUnavailable naming the seats the user does
+	// not hold, or else with ErrHoldExpired naming those whose hold lapsed.
+	Book(ctx context.Context, p BookParams) (Booking, error)
+	// Release frees seats that p.UserID holds (under p.HoldToken, if set). It fails
+	// with ErrSeatUnavailable naming the seats the user does not hold.
+	Release(ctx context.Context, p ReleaseParams) (Release, error)
+}
+
+// HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
+// distinct and all of ShowID.
+type HoldParams struct {
+	Token   string
+	ShowID  string
+	UserID  string
+	SeatIDs []string
+	TTL     time.Duration
+}
+
+// BookParams is a sale for a store to make. HoldToken is optional.
+type BookParams struct {
+	BookingID string
+	ShowID    string
+	UserID    string
+	HoldToken string
+	SeatIDs   []string
+}
+
+// ReleaseParams is a release for a store to make. HoldToken is optional. The
+// Release it returns carries, in HoldTokens, the hold each seat was freed from.
+type ReleaseParams struct {
+	ShowID    string
+	UserID    string
+	HoldToken string
+	SeatIDs   []string
+}
+
+// Config tunes a Service. Zero values take the defaults.
+type Config struct {
+	// HoldTTL is how long a hold lasts. Default 60s.
+	HoldTTL time.Duration
+	// MaxSeats caps the seats of one request. Default 10.
+	MaxSeats int
+	// GateTimeout bounds each call to the gate; past it, the database decides
+	// alone. Default 250ms.
+	GateTimeout time.Duration
+	// GateBackoff is how long the gate is bypassed after it failed, so that an
+	// outage costs one timeout, not one per request. Default 1s.
+	GateBackoff time.Duration
+	// Logger receives gate outages and recoveries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.HoldTTL <= 0 {
+		c.HoldTTL = 60 * time.Second
+	}
+	if c.MaxSeats <= 0 {
+		c.MaxSeats = 10
+	}
+	if c.GateTimeout <= 0 {
+		c.GateTimeout = 250 * time.Millisecond
+	}
+	if c.GateBackoff <= 0 {
+		c.GateBackoff = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Service sells seats: it validates requests, asks the gate, then has the store
+// decide. It knows nothing of SQL, Redis or HTTP.
+type Service struct {
+	catalog Catalog
+	seats   SeatStore
+	gate    Gate // nil: every request goes to the store
+	cfg     Config
+
+	seatShow seatShowCache
+
+	gateRetryAt atomic.Int64 // unix nanoseconds before which the gate is bypassed
+	gateDown    atomic.Bool
+}
+
+// NewService returns a Service over a catalog and seat store (usually one store
+// implementing both) and an optional gate.
+func NewService(catalog Catalog, seats SeatStore, gate Gate, cfg Config) *Service {
+	return &Service{catalog: catalog, seats: seats, gate: gate, cfg: cfg.withDefaults()}
+}
+
+// HoldTTL is how long the holds this service makes last.
+func (s *Service) HoldTTL() time.Duration { return s.cfg.HoldTTL }
+
+// HoldRequest asks to hold seats for a user.
+type HoldRequest struct {
+	UserID  string
+	SeatIDs []string
+}
+
+// BookRequest asks to sell held seats to the user who holds them. HoldToken, if
+// set, must be the hold the seats are held under.
+type BookRequest struct {
+	UserID    string
+	SeatIDs   []string
+	HoldToken string
+}
+
+// ReleaseRequest asks to free seats the user holds.
+type ReleaseRequest struct {
+	UserID    string
+	SeatIDs   []string
+	HoldToken string
+}
+
+// Shows lists every show with its seat counts.
+func (s *Service) Shows(ctx context.Context) ([]Show, error) {
+	return s.catalog.Shows(ctx)
+}
+
+// SeatMap returns every seat of a show and the show's current event sequence.
+func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
+	id, ok := ParseID(showID)
+	if !ok {
+		return SeatMap{}, Invalidf("show id %q is not a UUID", clip(showID))
+	}
+	return s.catalog.SeatMap(ctx, id)
+}
+
+// Hold holds all of req.SeatIDs for req.UserID, or none of them.
+func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
+	seatIDs, err := s.checkRequest(req.UserID, req.SeatIDs, "")
+	if err != nil {
+		return Hold{}, err
+	}
+	showID, err := s.showOf(ctx, seatIDs)
+	if err != nil {
+		return Hold{}, err
+	}
+	token := NewID()
+	if taken := s.acquire(ctx, showID, token, seatIDs); len(taken) > 0 {
+		return Hold{}, SeatsUnavailable(taken)
+	}
+	h, err := s.seats.Hold(ctx, HoldParams{
+		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
+	})
+	if err != nil {
+		s.release(ctx, showID, token, seatIDs)
+		return Hold{}, err
+	}
+	return h, nil
+}
+
+// Book sells seats that req.UserID holds: all of them, or none.
+func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
+	seatIDs, err := s.checkRequest(req.UserID, req.SeatIDs, req.HoldToken)
+	if err != nil {
+		return Booking{}, err
+	}
+	showID, err := s.showOf(ctx, seatIDs)
+	if err != nil {
+		return Booking{}, err
+	}
+	// The seats' gate keys are left to lapse: they keep turning away holds of seats
+	// that are now sold, and the database would refuse those anyway.
+	return s.seats.Book(ctx, BookParams{
+		BookingID: NewID(), ShowID: showID, UserID: req.UserID,
+		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs,
+	})
+}
+
+// Release frees seats that req.UserID holds: all of them, or none.
+func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, error) {
+	seatIDs, err := s.checkRequest(req.UserID, req.SeatIDs, req.HoldToken)
+	if err != nil {
+		return Release{}, err
+	}
+	showID, err := s.showOf(ctx, seatIDs)
+	if err != nil {
+		return Release{}, err
+	}
+	r, err := s.seats.Release(ctx, ReleaseParams{
+		ShowID: showID, UserID: req.UserID, HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs,
+	})
+	if err != nil {
+		return Release{}, err
+	}
+	byToken := make(map[string][]string)
+	for i, token := range r.HoldTokens {
+		byToken[token] = append(byToken[token], r.SeatIDs[i])
+	}
+	for token, ids := range byToken {
+		s.release(ctx, showID, token, ids)
+	}
+	return r, nil
+}
+
+// checkRequest validates the parts every seat request shares and returns the seat
+// ids in canonical form, in the order given.
+func (s *Service) checkRequest(userID string, seatIDs []string, holdToken string) ([]string, error) {
+	if !ValidUserID(userID) {
+		return nil, Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", MaxUserIDLen)
+	}
+	if holdToken != "" {
+		if _, ok := ParseID(holdToken); !ok {
+			return nil, Invalidf("holdToken %q is not a UUID", clip(holdToken))
+		}
+	}
+	if len(seatIDs) == 0 {
+		return nil, Invalidf("seatIds must name at least one seat")
+	}
+	if len(seatIDs) > s.cfg.MaxSeats {
+		return nil, Invalidf("seatIds names %d seats; at most %d are allowed in one request", len(seatIDs), s.cfg.MaxSeats)
+	}
+	out := make([]string, len(seatIDs))
+	seen := make(map[string]bool, len(seatIDs))
+	for i, raw := range seatIDs {
+		id, ok := ParseID(raw)
+		if !ok {
+			return nil, Invalidf("seatIds[%d] %q is not a UUID", i, clip(raw))
+		}
+		if seen[id] {
+			return nil, Invalidf("seatIds names seat %s more than once", id)
+		}
+		seen[id] = true
+		out[i] = id
+	}
+	return out, nil
+}
+
+// showOf returns the one show that all seatIDs belong to.
+func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) {
+	shows, missing := s.seatShow.lookup(seatIDs)
+	if len(missing) > 0 {
+		found, err := s.catalog.SeatShows(ctx, missing)
+		if err != nil {
+			return "", err
+		}
+		s.seatShow.add(found)
+		var unknown []string
+		for _, id := range missing {
+			if show, ok := found[id]; ok {
+				shows[id] = show
+			} else {
+				unknown = append(unknown, id)
+			}
+		}
+		if len(unknown) > 0 {
+			return "", UnknownSeats(unknown)
+		}
+	}
+	showID := shows[seatIDs[0]]
+	for _, id := range seatIDs[1:] {
+		if shows[id] != showID {
+			return "", Invalidf("seats %s and %s belong to different shows; one request holds seats of one show", seatIDs[0], id)
+		}
+	}
+	return showID, nil
+}
+
+// acquire asks the gate for the seats and returns those it says another hold has.
+// A gate that fails is bypassed for a while; the store still decides correctly.
+func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string) []string {
+	if s.gate == nil || time.Now().UnixNano() < s.gateRetryAt.Load() {
+		return nil
+	}
+	gctx, cancel := context.WithTimeout(ctx, s.cfg.GateTimeout)
+	defer cancel()
+	taken, err := s.gate.Acquire(gctx, showID, token, seatIDs, s.cfg.HoldTTL)
+	if err != nil {
+		if ctx.Err() == nil { // the caller leaving is not the gate's fault
+			s.gateFailed(err)
+		}
+		return nil
+	}
+	s.gateWorked()
+	return taken
+}
+
+// release gives the gate back seats that token did not end up holding, or that
+// were freed. It runs even if the caller has gone, so that keys do not linger.
+func (s *Service) release(ctx context.Context, showID, token string, seatIDs []string) {
+	if s.gate == nil || time.Now().UnixNano() < s.gateRetryAt.Load() {
+		return
+	}
+	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
+	defer cancel()
+	if err := s.gate.Release(gctx, showID, token, seatIDs); err != nil {
+		s.gateFailed(err)
+	}
+}
+
+func (s *Service) gateFailed(err error) {
+	s.gateRetryAt.Store(time.Now().Add(s.cfg.GateBackoff).UnixNano())
+	if s.gateDown.CompareAndSwap(false, true) {
+		s.cfg.Logger.Warn("seat gate unavailable; the database decides alone until it is back",
+			"err", err, "retry_in", s.cfg.GateBackoff)
+	}
+}
+
+func (s *Service) gateWorked() {
+	if s.gateDown.CompareAndSwap(true, false) {
+		s.cfg.Logger.Info("seat gate available again")
+	}
+}
+
+func canonicalToken(token string) string {
+	id, _ := ParseID(token)
+	return id
+}
+
+// clip shortens client input quoted back in error details.
+func clip(s string) string {
+	const max = 64
+	if len(s) > max {
+		return s[:max] + "…"
+	}
+	return s
+}
+
+// seatShowCache remembers which show each seat belongs to. A seat never moves to
+// another show, so entries never go stale; the cache only bounds its size.
+type seatShowCache struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+const seatShowCacheMax = 1 << 20
+
+func (c *seatShowCache) lookup(seatIDs []string) (shows map[string]string, missing []string) {
+	shows = make(map[string]string, len(seatIDs))
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, id := range seatIDs {
+		if show, ok := c.m[id]; ok {
+			shows[id] = show
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	return shows, missing
+}
+
+func (c *seatShowCache) add(m map[string]string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m)+len(m) > seatShowCacheMax {
+		c.m = make(map[string]string, len(m))
+	}
+	for id, show := range m {
+		c.m[id] = show
+	}
+}
+
+// IsClientError reports whether err is one the caller caused or can act on, as
+// opposed to a failure of the system.
+func IsClientError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}

@@ -1,0 +1,251 @@
+package booking_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"seatmanager/booking"
+	"seatmanager/memory"
+	"seatmanager/sqlite"
+	"seatmanager/storetest"
+)
+
+// countingStore is a real SQLite store that counts the holds reaching it.
+type countingStore struct {
+	*sqlite.Store
+	holds atomic.Int64
+}
+
+func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
+	s.holds.Add(1)
+	return s.Store.Hold(ctx, p)
+}
+
+// fakeGate is a gate whose behaviour each test sets.
+type fakeGate struct {
+	acquire func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error)
+	release func(ctx context.Context, showID, token string, seatIDs []string) error
+}
+
+func (g *fakeGate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
+	return g.acquire(ctx, showID, token, seatIDs, ttl)
+}
+
+func (g *fakeGate) Release(ctx context.Context, showID, token string, seatIDs []string) error {
+	return g.release(ctx, showID, token, seatIDs)
+}
+
+func newStore(t *testing.T) (*countingStore, []string) {
+	t.Helper()
+	s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	show := storetest.NewShowSpec(1, 6)
+	if _, err := s.CreateShow(t.Context(), show); err != nil {
+		t.Fatal(err)
+	}
+	var seats []string
+	for _, seat := range show.Seats {
+		seats = append(seats, seat.ID)
+	}
+	return &countingStore{Store: s}, seats
+}
+
+func TestServiceValidates(t *testing.T) {
+	store, seats := newStore(t)
+	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{MaxSeats: 3})
+	for name, req := range map[string]booking.BookRequest{
+		"no user":        {SeatIDs: seats[:1]},
+		"bad user":       {UserID: "a b", SeatIDs: seats[:1]},
+		"no seats":       {UserID: "u"},
+		"too many seats": {UserID: "u", SeatIDs: seats[:4]},
+		"not a UUID":     {UserID: "u", SeatIDs: []string{"A1"}},
+		"duplicate":      {UserID: "u", SeatIDs: []string{seats[0], strings.ToUpper(seats[0])}},
+		"bad token":      {UserID: "u", SeatIDs: seats[:1], HoldToken: "t"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := svc.Book(t.Context(), req)
+			if !errors.Is(err, booking.ErrInvalid) {
+				t.Errorf("Book: got %v, want ErrInvalid", err)
+			}
+			_, err = svc.Release(t.Context(), booking.ReleaseRequest(req))
+			if !errors.Is(err, booking.ErrInvalid) {
+				t.Errorf("Release: got %v, want ErrInvalid", err)
+			}
+			if req.HoldToken == "" {
+				_, err = svc.Hold(t.Context(), booking.HoldRequest{UserID: req.UserID, SeatIDs: req.SeatIDs})
+				if !errors.Is(err, booking.ErrInvalid) {
+					t.Errorf("Hold: got %v, want ErrInvalid", err)
+				}
+			}
+		})
+	}
+	if n := store.holds.Load(); n != 0 {
+		t.Errorf("invalid requests reached the store %d times, want 0", n)
+	}
+	if _, err := svc.SeatMap(t.Context(), "nope"); !errors.Is(err, booking.ErrInvalid) {
+		t.Errorf("SeatMap of a bad id: got %v, want ErrInvalid", err)
+	}
+}
+
+func TestServiceUnknownSeats(t *testing.T) {
+	store, seats := newStore(t)
+	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{})
+	unknown := booking.NewID()
+	_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: []string{seats[0], unknown}})
+	var be *booking.Error
+	if !errors.As(err, &be) || !errors.Is(err, booking.ErrNotFound) || len(be.SeatIDs) != 1 || be.SeatIDs[0] != unknown {
+		t.Errorf("got %v, want ErrNotFound naming %s", err, unknown)
+	}
+}
+
+// TestGateShedsContention: once a seat is held, the gate answers everyone else
+// without a database transaction.
+func TestGateShedsContention(t *testing.T) {
+	store, seats := newStore(t)
+	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{})
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() {
+			_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: []string{seats[i%2+1], seats[0]}})
+			if !errors.Is(err, booking.ErrSeatUnavailable) {
+				t.Errorf("got %v, want ErrSeatUnavailable", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := store.holds.Load(); n != 1 {
+		t.Errorf("the store saw %d holds, want 1: the gate should have refused the other 100", n)
+	}
+	// Seats the refused requests asked for besides the taken one stay free.
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: seats[1:3]}); err != nil {
+		t.Errorf("the refused requests' other seats: %v", err)
+	}
+}
+
+// TestGateReleasedWhenStoreRefuses: a hold the database refuses gives its gate
+// keys back, so they do not block the seats it did not get.
+func TestGateReleasedWhenStoreRefuses(t *testing.T) {
+	store, seats := newStore(t)
+	gate := memory.NewGate()
+	svc := booking.NewService(store, store, gate, booking.Config{})
+	// Alice's hold is in the database but not in the gate (as after a Redis flush).
+	if _, err := store.Store.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: showOf(t, store, seats[0]), UserID: "alice", SeatIDs: seats[:1], TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:2]})
+	if !errors.Is(err, booking.ErrSeatUnavailable) {
+		t.Fatalf("got %v, want ErrSeatUnavailable from the database", err)
+	}
+	taken, err := gate.Acquire(t.Context(), "show", booking.NewID(), seats[1:2], time.Minute)
+	if err != nil || len(taken) != 0 {
+		t.Errorf("seat bob did not get is still in the gate: taken %v, err %v", taken, err)
+	}
+}
+
+// TestGateReleasedOnRelease: releasing seats frees their gate keys.
+func TestGateReleasedOnRelease(t *testing.T) {
+	store, seats := newStore(t)
+	gate := memory.NewGate()
+	svc := booking.NewService(store, store, gate, booking.Config{})
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:2]}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Release(t.Context(), booking.ReleaseRequest{UserID: "alice", SeatIDs: seats[:2]}); err != nil {
+		t.Fatal(err)
+	}
+	before := store.holds.Load()
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:2]}); err != nil {
+		t.Fatalf("hold after release: %v", err)
+	}
+	if store.holds.Load() != before+1 {
+		t.Error("the hold after release did not reach the store")
+	}
+}
+
+// TestGateFailureBypassed: a failing gate costs one call, is logged once, and
+// the database decides until the backoff has passed.
+func TestGateFailureBypassed(t *testing.T) {
+	store, seats := newStore(t)
+	var calls atomic.Int64
+	var failing atomic.Bool
+	failing.Store(true)
+	inner := memory.NewGate()
+	gate := &fakeGate{
+		acquire: func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
+			calls.Add(1)
+			if failing.Load() {
+				return nil, errors.New("connection refused")
+			}
+			return inner.Acquire(ctx, showID, token, seatIDs, ttl)
+		},
+		release: inner.Release,
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	svc := booking.NewService(store, store, gate, booking.Config{GateBackoff: 200 * time.Millisecond, Logger: logger})
+
+	for i := range 4 {
+		if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[i : i+1]}); err != nil {
+			t.Fatalf("hold %d with the gate down: %v", i, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the failing gate was called %d times within its backoff, want 1", n)
+	}
+	// Correctness does not depend on the gate: the database refuses a taken seat.
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "v", SeatIDs: seats[:1]}); !errors.Is(err, booking.ErrSeatUnavailable) {
+		t.Errorf("got %v, want ErrSeatUnavailable from the database", err)
+	}
+	failing.Store(false)
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() == 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the gate was not tried again within 5s of its backoff")
+		}
+		svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[5:6]})
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got := strings.Count(logs.String(), "seat gate unavailable"); got != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", got, logs.String())
+	}
+	if !strings.Contains(logs.String(), "seat gate available again") {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+func showOf(t *testing.T, s *countingStore, seatID string) string {
+	t.Helper()
+	m, err := s.SeatShows(t.Context(), []string{seatID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m[seatID]
+}

@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"seatmanager/booking"
+)
+
+// availableSQL is the status a seat shows buyers: a hold past its expiry counts as
+// available before anything releases it.
+const availableSQL = `(s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= clock_timestamp()))`
+
+const showsSQL = `
+SELECT sh.id, sh.movie_title, sh.starts_at, sh.auditorium,
+       count(s.id), count(s.id) FILTER (WHERE ` + availableSQL + `)
+FROM shows sh LEFT JOIN seats s ON s.show_id = sh.id
+GROUP BY sh.id
+ORDER BY sh.starts_at, sh.id`
+
+// Shows implements booking.Catalog.
+func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
+	rows, err := s.pool.Query(ctx, showsSQL)
+	if err != nil {
+		return nil, wrap(err, "list shows")
+	}
+	shows, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Show, error) {
+		var sh booking.Show
+		err := row.Scan(&sh.ID, &sh.MovieTitle, &sh.StartsAt, &sh.Auditorium, &sh.SeatsTotal, &sh.SeatsAvailable)
+		return sh, err
+	})
+	return shows, wrap(err, "list shows")
+}
+
+// seatMapSQL reads the show's seq and its seats in one statement, hence one
+// snapshot: the seq is exactly the last event the statuses include.
+const seatMapSQL = `
+SELECT sh.seq, s.id, s.row_label, s.number, s.category,
+       CASE WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
+FROM shows sh LEFT JOIN seats s ON s.show_id = sh.id
+WHERE sh.id = $1
+ORDER BY length(s.row_label), s.row_label, s.number`
+
+// SeatMap implements booking.Catalog.
+func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, error) {
+	m := booking.SeatMap{ShowID: showID}
+	rows, err := s.pool.Query(ctx, seatMapSQL, showID)
+	if err != nil {
+		return m, wrap(err, "read seat map")
+	}
+	var found bool
+	var seat struct {
+		id, row, category, status *string
+		number                    *int
+	}
+	_, err = pgx.ForEachRow(rows, []any{&m.Seq, &seat.id, &seat.row, &seat.number, &seat.category, &seat.status}, func() error {
+		found = true
+		if seat.id == nil { // a show without seats
+			return nil
+		}
+		m.Seats = append(m.Seats, booking.Seat{
+			ID: *seat.id, ShowID: showID, Row: *seat.row, Number: *seat.number,
+			Label: booking.SeatLabel(*seat.row, *seat.number), Category: *seat.category,
+			Status: booking.Status(*seat.status),
+		})
+		return nil
+	})
+	if err != nil {
+		return m, wrap(err, "read seat map")
+	}
+	if !found {
+		return m, booking.NotFoundf("no show %s", showID)
+	}
+	return m, nil
+}
+
+// SeatShows implements booking.Catalog.
+func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, "SELECT id, show_id FROM seats WHERE id = ANY($1::uuid[])", seatIDs)
+	if err != nil {
+		return nil, wrap(err, "find seats")
+	}
+	shows := make(map[string]string, len(seatIDs))
+	var id, show string
+	_, err = pgx.ForEachRow(rows, []any{&id, &show}, func() error { shows[id] = show; return nil })
+	return shows, wrap(err, "find seats")
+}
+
+const insertShowSQL = `
+INSERT INTO shows (id, movie_title, starts_at, auditorium) VALUES ($1, $2, $3, $4)
+ON CONFLICT (id) DO NOTHING`
+
+const insertSeatsSQL = `
+INSERT INTO seats (id, show_id, row_label, number, category)
+SELECT id, $1, row_label, number, category
+FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[]) AS t(id, row_label, number, category)`
+
+// CreateShow adds a show and its seats. It reports false, changing nothing, if a
+// show with that id exists already, so concurrent seeding of the same show is safe.
+func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, error) {
+	var created bool
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, insertShowSQL, show.ID, show.MovieTitle, show.StartsAt, show.Auditorium)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		created = true
+		n := len(show.Seats)
+		ids, rowLabels, numbers, categories := make([]string, n), make([]string, n), make([]int32, n), make([]string, n)
+		for i, seat := range show.Seats {
+			ids[i], rowLabels[i], numbers[i], categories[i] = seat.ID, seat.Row, int32(seat.Number), seat.Category
+		}
+		_, err = tx.Exec(ctx, insertSeatsSQL, show.ID, ids, rowLabels, numbers, categories)
+		return err
+	})
+	return created, wrap(err, "create show")
+}
+
+const eventsSQL = `
+SELECT seq, seat_id, status, coalesce(hold_token::text, ''), coalesce(booking_id::text, ''), at
+FROM seat_events
+WHERE show_id = $1 AND seq > $2
+ORDER BY seq
+LIMIT $3`
+
+// Events returns up to limit events of a show with seq greater than afterSeq, in order.
+func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]booking.Event, error) {
+	rows, err := s.pool.Query(ctx, eventsSQL, showID, afterSeq, limit)
+	if err != nil {
+		return nil, wrap(err, "read events")
+	}
+	events, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (booking.Event, error) {
+		e := booking.Event{ShowID: showID}
+		err := row.Scan(&e.Seq, &e.SeatID, &e.Status, &e.HoldToken, &e.BookingID, &e.At)
+		return e, err
+	})
+	return events, wrap(err, "read events")
+}
+
+// wrap adds context to driver errors and passes domain errors through untouched,
+// so that the HTTP layer still recognises them.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	var be *booking.Error
+	if errors.As(err, &be) {
+		return be
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,206 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// SQLite has one writer at a time, and every transaction here starts with BEGIN
+// IMMEDIATE, so a transaction sees no concurrent change between its statements and
+// lock order cannot matter. Each transition is still one conditional UPDATE
+// decided by the database clock, committed only if every seat asked for changed.
+
+// seatsIn matches the seat ids of a JSON array parameter.
+const seatsIn = "id IN (SELECT value FROM json_each(?))"
+
+const holdSQL = `
+UPDATE seats SET status = 'held', hold_token = ?, holder = ?, hold_expires_at = ?, version = version + 1
+WHERE ` + seatsIn + ` AND show_id = ?
+  AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
+RETURNING id`
+
+// Hold implements booking.SeatStore.
+func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
+	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
+	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		expires := now + p.TTL.Milliseconds()
+		held, err := queryStrings(ctx, tx, holdSQL, p.Token, p.UserID, expires, jsonArray(p.SeatIDs), p.ShowID, now)
+		if err != nil {
+			return err
+		}
+		if len(held) != len(p.SeatIDs) {
+			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, held))
+		}
+		if _, err := tx.ExecContext(ctx,
+			"INSERT INTO holds (token, show_id, user_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
+			p.Token, p.ShowID, p.UserID, expires, now); err != nil {
+			return err
+		}
+		h.ExpiresAt = time.UnixMilli(expires)
+		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
+	})
+	if err != nil {
+		return booking.Hold{}, wrap(err, "hold seats")
+	}
+	return h, nil
+}
+
+// heldSQL reads the hold of each requested seat that the user holds (under hold
+// ?, if not empty), lapsed or not: books and releases record which hold they ended.
+const heldSQL = `
+SELECT id, hold_token, hold_expires_at <= ? FROM seats
+WHERE ` + seatsIn + ` AND status = 'held' AND holder = ? AND (? = '' OR hold_token = ?)`
+
+const bookSQL = `
+UPDATE seats SET status = 'booked', booking_id = ?,
+    hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
+WHERE ` + seatsIn + ` AND show_id = ?
+  AND status = 'held' AND holder = ? AND hold_expires_at > ? AND (? = '' OR hold_token = ?)
+RETURNING id`
+
+// Book implements booking.SeatStore.
+func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking, error) {
+	bk := booking.Booking{ID: p.BookingID, ShowID: p.ShowID, UserID: p.UserID, SeatIDs: p.SeatIDs}
+	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		held, err := heldSeats(ctx, tx, now, p.SeatIDs, p.UserID, p.HoldToken)
+		if err != nil {
+			return err
+		}
+		booked, err := queryStrings(ctx, tx, bookSQL,
+			p.BookingID, jsonArray(p.SeatIDs), p.ShowID, p.UserID, now, p.HoldToken, p.HoldToken)
+		if err != nil {
+			return err
+		}
+		if len(booked) != len(p.SeatIDs) {
+			return bookFailure(ctx, tx, now, p, held, booking.Unchanged(p.SeatIDs, booked))
+		}
+		for _, id := range p.SeatIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, p.ShowID, id, p.BookingID, p.UserID, held[id].token, now); err != nil {
+				return err
+			}
+		}
+		bk.BookedAt = time.UnixMilli(now)
+		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: now}, p.SeatIDs, nil)
+	})
+	if err != nil {
+		return booking.Booking{}, wrap(err, "book seats")
+	}
+	return bk, nil
+}
+
+// bookFailure explains why a book could not take the failed seats: 409 for seats
+// the user does not hold, else 410 for holds that lapsed.
+func bookFailure(ctx context.Context, tx *sql.Tx, now int64, p booking.BookParams, held map[string]heldSeat, failed []string) error {
+	if p.HoldToken != "" {
+		var expires int64
+		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ?", p.HoldToken, p.UserID).Scan(&expires)
+		if err == nil && expires <= now {
+			return booking.HoldExpired(failed)
+		}
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+	}
+	var taken, expired []string
+	for _, id := range failed {
+		if held[id].lapsed {
+			expired = append(expired, id)
+		} else {
+			taken = append(taken, id)
+		}
+	}
+	if len(taken) > 0 {
+		return booking.SeatsUnavailable(taken)
+	}
+	return booking.HoldExpired(expired)
+}
+
+const releaseSQL = `
+UPDATE seats SET status = 'available',
+    hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
+WHERE ` + seatsIn + ` AND show_id = ?
+  AND status = 'held' AND holder = ? AND (? = '' OR hold_token = ?)
+RETURNING id`
+
+// Release implements booking.SeatStore.
+func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
+	r := booking.Release{ShowID: p.ShowID, SeatIDs: p.SeatIDs}
+	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		held, err := heldSeats(ctx, tx, now, p.SeatIDs, p.UserID, p.HoldToken)
+		if err != nil {
+			return err
+		}
+		released, err := queryStrings(ctx, tx, releaseSQL, jsonArray(p.SeatIDs), p.ShowID, p.UserID, p.HoldToken, p.HoldToken)
+		if err != nil {
+			return err
+		}
+		if len(released) != len(p.SeatIDs) {
+			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, released))
+		}
+		r.ReleasedAt = time.UnixMilli(now)
+		r.HoldTokens = make([]string, len(p.SeatIDs))
+		for i, id := range p.SeatIDs {
+			r.HoldTokens[i] = held[id].token
+		}
+		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusAvailable, at: now}, p.SeatIDs, r.HoldTokens)
+	})
+	if err != nil {
+		return booking.Release{}, wrap(err, "release seats")
+	}
+	return r, nil
+}
+
+type heldSeat struct {
+	token  string
+	lapsed bool
+}
+
+func heldSeats(ctx context.Context, tx *sql.Tx, now int64, seatIDs []string, userID, holdToken string) (map[string]heldSeat, error) {
+	rows, err := tx.QueryContext(ctx, heldSQL, now, jsonArray(seatIDs), userID, holdToken, holdToken)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	held := make(map[string]heldSeat, len(seatIDs))
+	for rows.Next() {
+		var id string
+		var h heldSeat
+		if err := rows.Scan(&id, &h.token, &h.lapsed); err != nil {
+			return nil, err
+		}
+		held[id] = h
+	}
+	return held, rows.Err()
+}
+
+type event struct {
+	status    booking.Status
+	bookingID string
+	at        int64
+}
+
+// appendEvents bumps the show's seq and records one event per seat, numbered
+// below the new seq. holdTokens, if not nil, gives each seat's hold.
+func appendEvents(ctx context.Context, tx *sql.Tx, showID string, e event, seatIDs, holdTokens []string) error {
+	var seq int64
+	if err := tx.QueryRowContext(ctx, "UPDATE shows SET seq = seq + ? WHERE id = ? RETURNING seq",
+		len(seatIDs), showID).Scan(&seq); err != nil {
+		return err
+	}
+	first := seq - int64(len(seatIDs)) + 1
+	for i, id := range seatIDs {
+		var token any
+		if holdTokens != nil {
+			token = holdTokens[i]
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, showID, first+int64(i), id, string(e.status), token, nullable(e.bookingID), e.at); err != nil {
+			return err
+		}
+	}
+	return nil
+}

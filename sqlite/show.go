@@ -1,0 +1,164 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// availableSQL is the status a seat shows buyers: a hold past its expiry counts as
+// available before anything releases it. Its one parameter is the current time.
+const availableSQL = `(s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= ?))`
+
+const showsSQL = `
+SELECT sh.id, sh.movie_title, sh.starts_at, sh.auditorium,
+       count(s.id), count(s.id) FILTER (WHERE ` + availableSQL + `)
+FROM shows sh LEFT JOIN seats s ON s.show_id = sh.id
+GROUP BY sh.id
+ORDER BY sh.starts_at, sh.id`
+
+// Shows implements booking.Catalog.
+func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
+	var shows []booking.Show
+	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+		rows, err := tx.QueryContext(ctx, showsSQL, now)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sh booking.Show
+			var startsAt int64
+			if err := rows.Scan(&sh.ID, &sh.MovieTitle, &startsAt, &sh.Auditorium, &sh.SeatsTotal, &sh.SeatsAvailable); err != nil {
+				return err
+			}
+			sh.StartsAt = time.UnixMilli(startsAt).UTC()
+			shows = append(shows, sh)
+		}
+		return rows.Err()
+	})
+	return shows, wrap(err, "list shows")
+}
+
+const seatMapSQL = `
+SELECT s.id, s.row_label, s.number, s.category,
+       CASE WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
+FROM seats s
+WHERE s.show_id = ?
+ORDER BY length(s.row_label), s.row_label, s.number`
+
+// SeatMap implements booking.Catalog. The seq and the seats are read in one
+// transaction, so the seq is exactly the last event the statuses include.
+func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, error) {
+	m := booking.SeatMap{ShowID: showID}
+	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+		if err := tx.QueryRowContext(ctx, "SELECT seq FROM shows WHERE id = ?", showID).Scan(&m.Seq); err != nil {
+			if err == sql.ErrNoRows {
+				return booking.NotFoundf("no show %s", showID)
+			}
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, seatMapSQL, now, showID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			seat := booking.Seat{ShowID: showID}
+			if err := rows.Scan(&seat.ID, &seat.Row, &seat.Number, &seat.Category, &seat.Status); err != nil {
+				return err
+			}
+			seat.Label = booking.SeatLabel(seat.Row, seat.Number)
+			m.Seats = append(m.Seats, seat)
+		}
+		return rows.Err()
+	})
+	return m, wrap(err, "read seat map")
+}
+
+// SeatShows implements booking.Catalog.
+func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT id, show_id FROM seats WHERE "+seatsIn, jsonArray(seatIDs))
+	if err != nil {
+		return nil, wrap(err, "find seats")
+	}
+	defer rows.Close()
+	shows := make(map[string]string, len(seatIDs))
+	for rows.Next() {
+		var id, show string
+		if err := rows.Scan(&id, &show); err != nil {
+			return nil, wrap(err, "find seats")
+		}
+		shows[id] = show
+	}
+	return shows, wrap(rows.Err(), "find seats")
+}
+
+// CreateShow adds a show and its seats. It reports false, changing nothing, if a
+// show with that id exists already, so concurrent seeding of the same show is safe.
+func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, error) {
+	var created bool
+	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO shows (id, movie_title, starts_at, auditorium, created_at)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+			show.ID, show.MovieTitle, show.StartsAt.UnixMilli(), show.Auditorium, now)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		created = true
+		stmt, err := tx.PrepareContext(ctx, "INSERT INTO seats (id, show_id, row_label, number, category) VALUES (?, ?, ?, ?, ?)")
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, seat := range show.Seats {
+			if _, err := stmt.ExecContext(ctx, seat.ID, show.ID, seat.Row, seat.Number, seat.Category); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return created, wrap(err, "create show")
+}
+
+// Events returns up to limit events of a show with seq greater than afterSeq, in order.
+func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]booking.Event, error) {
+	rows, err := s.read.QueryContext(ctx, `
+		SELECT seq, seat_id, status, coalesce(hold_token, ''), coalesce(booking_id, ''), at
+		FROM seat_events WHERE show_id = ? AND seq > ? ORDER BY seq LIMIT ?`, showID, afterSeq, limit)
+	if err != nil {
+		return nil, wrap(err, "read events")
+	}
+	defer rows.Close()
+	var events []booking.Event
+	for rows.Next() {
+		e := booking.Event{ShowID: showID}
+		var at int64
+		if err := rows.Scan(&e.Seq, &e.SeatID, &e.Status, &e.HoldToken, &e.BookingID, &at); err != nil {
+			return nil, wrap(err, "read events")
+		}
+		e.At = time.UnixMilli(at).UTC()
+		events = append(events, e)
+	}
+	return events, wrap(rows.Err(), "read events")
+}
+
+// inReadTx runs fn in a read transaction, giving it the database clock: one
+// snapshot, one notion of now.
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx, now int64) error) error {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var now int64
+	if err := tx.QueryRowContext(ctx, nowSQL).Scan(&now); err != nil {
+		return err
+	}
+	return fn(tx, now)
+}

@@ -1,0 +1,52 @@
+package sqlite_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"seatmanager/sqlite"
+	"seatmanager/storetest"
+)
+
+// MustOpen opens a store on a new database file that is removed after the test.
+func MustOpen(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "seatd.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t) })
+}
+
+func TestOpenRejectsMemory(t *testing.T) {
+	if _, err := sqlite.Open(t.Context(), ":memory:"); err == nil {
+		t.Error("got nil error for :memory:, want one: readers and writer need one file")
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "seatd.db")
+	s, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	show := storetest.NewShowSpec(2, 2)
+	if _, err := s.CreateShow(t.Context(), show); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(t.Context(), "sqlite:"+path) // migrations are not applied twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.SeatMap(t.Context(), show.ID)
+	if err != nil || len(m.Seats) != 4 {
+		t.Errorf("after reopening: got %d seats, %v; want 4", len(m.Seats), err)
+	}
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// decodeError is a body the API cannot read, with the problem to answer.
+type decodeError struct {
+	problem problemType
+	detail  string
+}
+
+func (e *decodeError) Error() string { return e.detail }
+
+// decode reads the JSON object in r's body into v. The body must be JSON (or carry
+// no Content-Type), at most maxBytes long, hold exactly one object, and name only
+// fields v has: a client that misspells "seatIds" hears about it instead of having
+// its request read as empty.
+func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *decodeError {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+			return &decodeError{problemUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON", ct)}
+		}
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return describeJSONError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return describeJSONError(err)
+		}
+		return &decodeError{problemInvalidJSON, "body has data after the JSON object"}
+	}
+	return nil
+}
+
+func describeJSONError(err error) *decodeError {
+	var (
+		syntax    *json.SyntaxError
+		typ       *json.UnmarshalTypeError
+		tooLarge  *http.MaxBytesError
+		invalidJS = func(format string, args ...any) *decodeError {
+			return &decodeError{problemInvalidJSON, fmt.Sprintf(format, args...)}
+		}
+	)
+	switch {
+	case errors.As(err, &tooLarge):
+		return &decodeError{problemBodyTooLarge, fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit)}
+	case errors.As(err, &syntax):
+		return invalidJS("body is not valid JSON at byte %d: %v", syntax.Offset, err)
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return invalidJS("body must be a JSON object, not %s", typ.Value)
+		}
+		return invalidJS("field %s must be %s, not %s", typ.Field, jsonTypeName(typ.Type.String()), typ.Value)
+	case errors.Is(err, io.EOF):
+		return invalidJS("body is empty; want a JSON object")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalidJS("body ends in the middle of a JSON value")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no typed error for this; the prefix is documented behaviour.
+		return invalidJS("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	default:
+		return invalidJS("body cannot be read as JSON: %v", err)
+	}
+}
+
+// jsonTypeName says in JSON's words what a Go type of a request field expects.
+func jsonTypeName(goType string) string {
+	switch {
+	case goType == "string":
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array of " + strings.TrimPrefix(jsonTypeName(goType[2:]), "a ") + "s"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "float"):
+		return "a number"
+	case goType == "bool":
+		return "a boolean"
+	default:
+		return "an object"
+	}
+}
+
+// writeJSON answers with v as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	writeBody(w, status, "application/json", v)
+}
+
+// writeBody encodes v before writing anything, so that an encoding failure can
+// still become a clean 500.
+func writeBody(w http.ResponseWriter, status int, contentType string, v any) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"status":500,"title":"Internal error","type":"/problems/internal"}`+"\n")
+		return
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}

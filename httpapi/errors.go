@@ -1,0 +1,123 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"seatmanager/booking"
+)
+
+// problemType is one kind of error the API answers with. Its slug makes the stable
+// type URI /problems/{slug}, which serves the description.
+type problemType struct {
+	slug   string
+	status int
+	title  string
+	about  string
+}
+
+var (
+	problemInvalidRequest = problemType{"invalid-request", http.StatusBadRequest, "Invalid request",
+		"The request is well-formed JSON but asks for something that can never succeed as written: a missing or malformed field, too many seats, a seat named twice, seats of two shows."}
+	problemInvalidJSON = problemType{"invalid-json", http.StatusBadRequest, "Invalid JSON body",
+		"The body is not a JSON object of the expected shape: a syntax error, a value of the wrong type, an unknown field, or data after the object."}
+	problemNotFound = problemType{"not-found", http.StatusNotFound, "Not found",
+		"The show, seats or route named do not exist. unknownSeatIds lists seat ids that name no seat."}
+	problemMethodNotAllowed = problemType{"method-not-allowed", http.StatusMethodNotAllowed, "Method not allowed",
+		"The route exists but not with this method; the Allow header lists those it takes."}
+	problemSeatsUnavailable = problemType{"seats-unavailable", http.StatusConflict, "Seats unavailable",
+		"Some seats are held or booked by someone else, or are not held by the caller where they must be. conflictingSeatIds lists them; nothing was changed."}
+	problemHoldExpired = problemType{"hold-expired", http.StatusGone, "Hold expired",
+		"The caller's hold on the seats lapsed before the request. expiredSeatIds lists them; nothing was changed. Hold them again if they are still free."}
+	problemBodyTooLarge = problemType{"body-too-large", http.StatusRequestEntityTooLarge, "Body too large",
+		"The request body exceeds the size limit."}
+	problemUnsupportedMediaType = problemType{"unsupported-media-type", http.StatusUnsupportedMediaType, "Unsupported media type",
+		"The body must be JSON: send Content-Type: application/json, or none."}
+	problemNotReady = problemType{"not-ready", http.StatusServiceUnavailable, "Not ready",
+		"The server cannot reach its database."}
+	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
+		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
+)
+
+var problemTypes = map[string]problemType{}
+
+func init() {
+	for _, p := range []problemType{
+		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
+		problemSeatsUnavailable, problemHoldExpired, problemBodyTooLarge, problemUnsupportedMediaType,
+		problemNotReady, problemInternal,
+	} {
+		problemTypes[p.slug] = p
+	}
+}
+
+// domainProblems is the one table from domain errors to HTTP answers.
+var domainProblems = map[error]problemType{
+	booking.ErrInvalid:         problemInvalidRequest,
+	booking.ErrNotFound:        problemNotFound,
+	booking.ErrSeatUnavailable: problemSeatsUnavailable,
+	booking.ErrHoldExpired:     problemHoldExpired,
+}
+
+// seatListNames names the seat list each kind of domain error carries.
+var seatListNames = map[error]string{
+	booking.ErrNotFound:        "unknownSeatIds",
+	booking.ErrSeatUnavailable: "conflictingSeatIds",
+	booking.ErrHoldExpired:     "expiredSeatIds",
+}
+
+// writeError answers with the problem err maps to. Errors that are not the
+// caller's are logged and answered with a generic 500 that reveals nothing.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var be *booking.Error
+	if errors.As(err, &be) {
+		if p, ok := domainProblems[be.Kind]; ok {
+			var ext map[string]any
+			if name, ok := seatListNames[be.Kind]; ok && be.SeatIDs != nil {
+				ext = map[string]any{name: be.SeatIDs}
+			}
+			writeProblemExt(w, r, p, be.Detail, ext)
+			return
+		}
+	}
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		// The client left; nobody reads this answer.
+		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
+		writeProblem(w, r, problemInternal, "request canceled")
+		return
+	}
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeProblem(w, r, problemInternal, "")
+}
+
+func writeProblem(w http.ResponseWriter, r *http.Request, p problemType, detail string) {
+	writeProblemExt(w, r, p, detail, nil)
+}
+
+// writeProblemExt writes a problem with extension members beside the standard ones.
+func writeProblemExt(w http.ResponseWriter, r *http.Request, p problemType, detail string, ext map[string]any) {
+	body := map[string]any{}
+	for k, v := range ext {
+		body[k] = v
+	}
+	body["type"] = "/problems/" + p.slug
+	body["title"] = p.title
+	body["status"] = p.status
+	if detail != "" {
+		body["detail"] = detail
+	}
+	writeBody(w, p.status, "application/problem+json", body)
+}
+
+// handleProblemDoc describes a problem type, so that type URIs resolve.
+func handleProblemDoc(w http.ResponseWriter, r *http.Request) {
+	p, ok := problemTypes[r.PathValue("slug")]
+	if !ok {
+		writeProblem(w, r, problemNotFound, "no problem type "+r.PathValue("slug"))
+		return
+	}
+	writeBody(w, http.StatusOK, "application/json", map[string]any{
+		"type": "/problems/" + p.slug, "title": p.title, "status": p.status, "description": p.about,
+	})
+}

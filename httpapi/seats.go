@@ -1,0 +1,163 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"seatmanager/booking"
+)
+
+type showResponse struct {
+	ID             string    `json:"id"`
+	MovieTitle     string    `json:"movieTitle"`
+	StartsAt       time.Time `json:"startsAt"`
+	Auditorium     string    `json:"auditorium"`
+	SeatsTotal     int       `json:"seatsTotal"`
+	SeatsAvailable int       `json:"seatsAvailable"`
+}
+
+func (s *Server) handleShows(w http.ResponseWriter, r *http.Request) {
+	shows, err := s.svc.Shows(r.Context())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]showResponse, len(shows))
+	for i, sh := range shows {
+		out[i] = showResponse{sh.ID, sh.MovieTitle, sh.StartsAt.UTC(), sh.Auditorium, sh.SeatsTotal, sh.SeatsAvailable}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type seatResponse struct {
+	ID       string         `json:"id"`
+	Row      string         `json:"row"`
+	Number   int            `json:"number"`
+	Label    string         `json:"label"`
+	Category string         `json:"category"`
+	Status   booking.Status `json:"status"`
+}
+
+type seatMapResponse struct {
+	ShowID string         `json:"showId"`
+	Seq    int64          `json:"seq"`
+	Seats  []seatResponse `json:"seats"`
+}
+
+func (s *Server) handleSeatMap(w http.ResponseWriter, r *http.Request) {
+	showID := r.PathValue("showId")
+	if postOnly[showID] {
+		w.Header().Set("Allow", http.MethodPost)
+		writeProblem(w, r, problemMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: POST")
+		return
+	}
+	m, err := s.svc.SeatMap(r.Context(), showID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := seatMapResponse{ShowID: m.ShowID, Seq: m.Seq, Seats: make([]seatResponse, len(m.Seats))}
+	for i, seat := range m.Seats {
+		out.Seats[i] = seatResponse{seat.ID, seat.Row, seat.Number, seat.Label, seat.Category, seat.Status}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type holdRequest struct {
+	SeatIDs []string `json:"seatIds"`
+	UserID  string   `json:"userId"`
+}
+
+type holdResponse struct {
+	HoldToken  string    `json:"holdToken"`
+	ShowID     string    `json:"showId"`
+	SeatIDs    []string  `json:"seatIds"`
+	ExpiresAt  time.Time `json:"expiresAt"`
+	TTLSeconds float64   `json:"ttlSeconds"`
+}
+
+func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
+	var req holdRequest
+	if !s.read(w, r, &req) {
+		return
+	}
+	user, err := s.caller(r, req.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	h, err := s.svc.Hold(r.Context(), booking.HoldRequest{UserID: user, SeatIDs: req.SeatIDs})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, holdResponse{
+		HoldToken: h.Token, ShowID: h.ShowID, SeatIDs: h.SeatIDs,
+		ExpiresAt: h.ExpiresAt.UTC(), TTLSeconds: s.svc.HoldTTL().Seconds(),
+	})
+}
+
+// seatsRequest is the body of book-bulk and release-bulk.
+type seatsRequest struct {
+	SeatIDs   []string `json:"seatIds"`
+	UserID    string   `json:"userId"`
+	HoldToken string   `json:"holdToken,omitempty"`
+}
+
+type bookResponse struct {
+	BookingID string    `json:"bookingId"`
+	ShowID    string    `json:"showId"`
+	SeatIDs   []string  `json:"seatIds"`
+	BookedAt  time.Time `json:"bookedAt"`
+}
+
+func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
+	var req seatsRequest
+	if !s.read(w, r, &req) {
+		return
+	}
+	user, err := s.caller(r, req.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	b, err := s.svc.Book(r.Context(), booking.BookRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, bookResponse{BookingID: b.ID, ShowID: b.ShowID, SeatIDs: b.SeatIDs, BookedAt: b.BookedAt.UTC()})
+}
+
+type releaseResponse struct {
+	ShowID     string    `json:"showId"`
+	SeatIDs    []string  `json:"seatIds"`
+	ReleasedAt time.Time `json:"releasedAt"`
+}
+
+func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
+	var req seatsRequest
+	if !s.read(w, r, &req) {
+		return
+	}
+	user, err := s.caller(r, req.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rel, err := s.svc.Release(r.Context(), booking.ReleaseRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, releaseResponse{ShowID: rel.ShowID, SeatIDs: rel.SeatIDs, ReleasedAt: rel.ReleasedAt.UTC()})
+}
+
+// read decodes the request body into v, or answers with the problem and reports false.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decode(w, r, s.maxBody, v); err != nil {
+		writeProblem(w, r, err.problem, err.detail)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,124 @@
+// Package httpapi serves the seat API over HTTP: the seed's routes, health checks,
+// and RFC 9457 problem details for every error.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// Config tunes a Server. Zero values take the defaults.
+type Config struct {
+	// Ready reports whether the server can do its work (its database answers);
+	// /readyz fails while it returns an error. Default: always ready.
+	Ready func(ctx context.Context) error
+	// MaxBodyBytes caps request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// Logger receives failures and, at debug level, every request. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is the HTTP API in front of a booking.Service.
+type Server struct {
+	svc     *booking.Service
+	mux     *http.ServeMux
+	ready   func(ctx context.Context) error
+	maxBody int64
+	log     *slog.Logger
+}
+
+// NewServer returns the API with every route registered.
+func NewServer(svc *booking.Service, cfg Config) *Server {
+	s := &Server{svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, log: cfg.Logger}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 64 << 10
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.routes()
+	return s
+}
+
+// ServeHTTP routes a request. The mux's own answers for unknown paths and wrong
+// methods are plain text; they are turned into problem details here so that every
+// error of the API has one shape.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if rec.status == 0 {
+				writeProblem(rec, r, problemInternal, "")
+			}
+		}
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+	}()
+	h, pattern := s.mux.Handler(r)
+	if pattern == "" {
+		h.ServeHTTP(&muxErrorWriter{statusWriter: rec, r: r}, r)
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// statusWriter remembers the status written, for logs and panic recovery.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection beneath.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// muxErrorWriter replaces the mux's plain-text 404 and 405 with problem details,
+// keeping the Allow header it computed. Anything else (redirects) passes through.
+type muxErrorWriter struct {
+	*statusWriter
+	r        *http.Request
+	replaced bool
+}
+
+func (w *muxErrorWriter) WriteHeader(status int) {
+	switch status {
+	case http.StatusNotFound:
+		w.replaced = true
+		writeProblem(w.statusWriter, w.r, problemNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
+	case http.StatusMethodNotAllowed:
+		w.replaced = true
+		writeProblem(w.statusWriter, w.r, problemMethodNotAllowed,
+			w.r.Method+" is not allowed on "+w.r.URL.Path+"; allowed: "+w.Header().Get("Allow"))
+	default:
+		w.statusWriter.WriteHeader(status)
+	}
+}
+
+func (w *muxErrorWriter) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.statusWriter.Write(b)
+}

@@ -1,0 +1,26 @@
+# Movie Seat Manager. `make help` lists the targets.
+
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
+
+.DEFAULT_GOAL := help
+
+.PHONY: help run deps lint test
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+run: ## run seatd on the embedded default (SQLite, in-process gate, demo shows) at :8080
+	$(GO) run ./cmd/seatd
+
+deps: ## install PostgreSQL and Redis with apt when missing (the tests start their own servers)
+	@./scripts/install-deps.sh
+
+lint: ## gofmt, go vet and staticcheck
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+test: deps lint ## install what is missing, lint, then run every test (unit, PostgreSQL, Redis, fuzz seeds) with -race
+	$(GO) test $(TESTFLAGS) ./...

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// demoNamespace makes demo ids deterministic (UUIDv5 of the show's title and
+// date): two instances seeding one empty database at once insert the same shows,
+// and the second insert does nothing.
+const demoNamespace = "6f1c3d1e-8a0b-4c2e-9d4f-5e6a7b8c9d0e"
+
+var demoMovies = []struct {
+	title      string
+	auditorium string
+	hour, min  int
+}{
+	{"Casablanca", "Hall 1", 18, 0},
+	{"Seven Samurai", "Hall 2", 19, 30},
+	{"Spirited Away", "Hall 3", 17, 15},
+	{"Metropolis", "Hall 1", 21, 0},
+}
+
+// demoShows returns the demo programme for the day after now: each show an
+// auditorium of 10 rows (A–J) of 12 seats, the back two rows premium.
+func demoShows(now time.Time) []booking.NewShow {
+	day := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	shows := make([]booking.NewShow, len(demoMovies))
+	for i, m := range demoMovies {
+		startsAt := day.Add(time.Duration(m.hour)*time.Hour + time.Duration(m.min)*time.Minute)
+		id := booking.NameID(demoNamespace, m.title+"@"+startsAt.Format(time.RFC3339))
+		show := booking.NewShow{ID: id, MovieTitle: m.title, StartsAt: startsAt, Auditorium: m.auditorium}
+		for r := range 10 {
+			row := string(rune('A' + r))
+			category := "standard"
+			if r >= 8 {
+				category = "premium"
+			}
+			for n := 1; n <= 12; n++ {
+				show.Seats = append(show.Seats, booking.NewSeat{
+					ID: booking.NameID(id, booking.SeatLabel(row, n)), Row: row, Number: n, Category: category,
+				})
+			}
+		}
+		shows[i] = show
+	}
+	return shows
+}
+
+// seedDemo adds the demo shows if the database has no show at all.
+func seedDemo(ctx context.Context, s store, now time.Time, log *slog.Logger) error {
+	existing, err := s.Shows(ctx)
+	if err != nil {
+		return fmt.Errorf("seed demo shows: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil
+	}
+	for _, show := range demoShows(now) {
+		created, err := s.CreateShow(ctx, show)
+		if err != nil {
+			return fmt.Errorf("seed demo show %s: %w", show.MovieTitle, err)
+		}
+		if created {
+			log.Info("seeded demo show", "id", show.ID, "movie", show.MovieTitle, "starts_at", show.StartsAt, "seats", len(show.Seats))
+		}
+	}
+	return nil
+}

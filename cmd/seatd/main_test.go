@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"seatmanager/booking"
+	"seatmanager/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// seatd is a server started by calling run, as main does.
+type seatd struct {
+	url  string
+	logs *logBuffer
+	stop func() error // cancels run and returns its error
+}
+
+// startSeatd runs seatd on a free loopback port with env as its environment and
+// waits until it answers /healthz. It stops at the end of the test.
+func startSeatd(tb testing.TB, env map[string]string) *seatd {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := newLogBuffer()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, logs)
+	}()
+	var addr string
+	select {
+	case addr = <-logs.addr:
+	case err := <-done:
+		cancel()
+		tb.Fatalf("seatd exited before listening: %v\nlogs:\n%s", err, logs)
+	case <-time.After(60 * time.Second):
+		cancel()
+		tb.Fatalf("seatd did not log its address within 60s\nlogs:\n%s", logs)
+	}
+	var once sync.Once
+	var runErr error
+	s := &seatd{url: "http://" + addr, logs: logs, stop: func() error {
+		once.Do(func() { cancel(); runErr = <-done })
+		return runErr
+	}}
+	tb.Cleanup(func() {
+		if err := s.stop(); err != nil {
+			tb.Errorf("run returned %v\nlogs:\n%s", err, logs)
+		}
+	})
+	awaitHealthy(tb, s.url)
+	return s
+}
+
+func awaitHealthy(tb testing.TB, url string) {
+	tb.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s/healthz did not answer 200 within 10s: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logBuffer keeps seatd's log and hands over the address it says it listens on.
+type logBuffer struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	addr chan string
+	sent bool
+}
+
+func newLogBuffer() *logBuffer { return &logBuffer{addr: make(chan string, 1)} }
+
+// listeningRE finds the address in the text or the JSON log format.
+var listeningRE = regexp.MustCompile(`msg="seatd listening" addr=(\S+)|"msg":"seatd listening","addr":"([^"]+)"`)
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	if !l.sent {
+		if m := listeningRE.FindSubmatch(p); m != nil {
+			l.sent = true
+			l.addr <- string(m[1]) + string(m[2])
+		}
+	}
+	return len(p), nil
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// client is an API client that fails the test on transport errors.
+type client struct {
+	base string
+	http *http.Client
+}
+
+// newClient returns a client of the server at base. Its connections are closed
+// before the server stops (cleanups run last-registered first), since a server
+// shutting down waits for connections that never sent a request.
+func newClient(tb testing.TB, base string) *client {
+	c := &client{base: base, http: &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 512, MaxConnsPerHost: 512},
+	}}
+	tb.Cleanup(c.http.CloseIdleConnections)
+	return c
+}
+
+// call sends a request and decodes a JSON answer into out (if not nil).
+func (c *client) call(method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, c.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", booking.NewID())
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decode %s: %w", data, err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+func (c *client) mustCall(tb testing.TB, method, path string, body any, wantStatus int, out any) {
+	tb.Helper()
+	status, err := c.call(method, path, body, out)
+	if err != nil || status != wantStatus {
+		tb.Fatalf("%s %s: got (%d, %v), want %d", method, path, status, err, wantStatus)
+	}
+}
+
+type showJSON struct {
+	ID             string `json:"id"`
+	MovieTitle     string `json:"movieTitle"`
+	SeatsTotal     int    `json:"seatsTotal"`
+	SeatsAvailable int    `json:"seatsAvailable"`
+}
+
+type seatMapJSON struct {
+	ShowID string `json:"showId"`
+	Seq    int64  `json:"seq"`
+	Seats  []struct {
+		ID     string `json:"id"`
+		Label  string `json:"label"`
+		Status string `json:"status"`
+	} `json:"seats"`
+}
+
+// firstShow returns the first show and its seat map.
+func (c *client) firstShow(tb testing.TB) (showJSON, seatMapJSON) {
+	tb.Helper()
+	var shows []showJSON
+	c.mustCall(tb, "GET", "/api/seats/shows", nil, 200, &shows)
+	if len(shows) == 0 {
+		tb.Fatal("no shows: the demo shows were not seeded")
+	}
+	var m seatMapJSON
+	c.mustCall(tb, "GET", "/api/seats/"+shows[0].ID, nil, 200, &m)
+	return shows[0], m
+}
+
+func TestRunEmbeddedDefault(t *testing.T) {
+	dir := t.TempDir()
+	s := startSeatd(t, map[string]string{"SEATD_DATABASE_URL": filepath.Join(dir, "seatd.db")})
+	c := newClient(t, s.url)
+
+	var shows []showJSON
+	c.mustCall(t, "GET", "/api/seats/shows", nil, 200, &shows)
+	if len(shows) != len(demoMovies) {
+		t.Fatalf("got %d shows, want the %d demo shows", len(shows), len(demoMovies))
+	}
+	for _, sh := range shows {
+		if sh.SeatsTotal != 120 || sh.SeatsAvailable != 120 {
+			t.Errorf("show %s: got %d of %d seats available, want 120 of 120", sh.MovieTitle, sh.SeatsAvailable, sh.SeatsTotal)
+		}
+	}
+	_, m := c.firstShow(t)
+	seats := []string{m.Seats[0].ID, m.Seats[1].ID}
+
+	var hold struct {
+		HoldToken string `json:"holdToken"`
+		ExpiresAt string `json:"expiresAt"`
+	}
+	c.mustCall(t, "POST", "/api/seats/hold-bulk", map[string]any{"seatIds": seats, "userId": "alice"}, 200, &hold)
+	c.mustCall(t, "POST", "/api/seats/hold-bulk", map[string]any{"seatIds": seats[1:], "userId": "bob"}, 409, nil)
+	var bk struct{ BookingID string }
+	c.mustCall(t, "POST", "/api/seats/book-bulk", map[string]any{"seatIds": seats, "userId": "alice", "holdToken": hold.HoldToken}, 200, &bk)
+	c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &m)
+	if m.Seats[0].Status != "booked" || m.Seats[1].Status != "booked" || m.Seq != 4 {
+		t.Errorf("after booking: got %s/%s seq %d, want booked/booked seq 4", m.Seats[0].Status, m.Seats[1].Status, m.Seq)
+	}
+	c.mustCall(t, "GET", "/readyz", nil, 200, nil)
+
+	// What the client was told survives a restart on the same file, and the demo
+	// shows are not seeded twice.
+	c.http.CloseIdleConnections()
+	if err := s.stop(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	if !strings.Contains(s.logs.String(), "seatd shutting down") {
+		t.Errorf("logs lack the shutdown line:\n%s", s.logs)
+	}
+	s = startSeatd(t, map[string]string{"SEATD_DATABASE_URL": filepath.Join(dir, "seatd.db")})
+	c = newClient(t, s.url)
+	c.mustCall(t, "GET", "/api/seats/shows", nil, 200, &shows)
+	if len(shows) != len(demoMovies) {
+		t.Errorf("after restart: got %d shows, want %d", len(shows), len(demoMovies))
+	}
+	c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &m)
+	if m.Seats[0].Status != "booked" || m.Seats[1].Status != "booked" {
+		t.Errorf("after restart: got %s/%s, want booked/booked", m.Seats[0].Status, m.Seats[1].Status)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	for name, env := range map[string]map[string]string{
+		"bad ttl":        {"SEATD_HOLD_TTL": "soon"},
+		"short ttl":      {"SEATD_HOLD_TTL": "10ms"},
+		"bad bool":       {"SEATD_DEMO": "maybe"},
+		"bad log format": {"SEATD_LOG_FORMAT": "xml"},
+		"bad redis url":  {"SEATD_REDIS_URL": "mongodb://x"},
+		"zero max seats": {"SEATD_MAX_SEATS": "0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			env["SEATD_DATABASE_URL"] = filepath.Join(t.TempDir(), "seatd.db")
+			err := run(t.Context(), []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+			if err == nil {
+				t.Error("got nil error, want one")
+			}
+		})
+	}
+}
+
+func TestRunLogsJSON(t *testing.T) {
+	s := startSeatd(t, map[string]string{
+		"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db"), "SEATD_LOG_FORMAT": "json", "SEATD_DEMO": "false",
+	})
+	_ = s // the address was found, so the listening line was logged; now check it is JSON
+	sc := bufio.NewScanner(strings.NewReader(s.logs.String()))
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Errorf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+	}
+	var shows []showJSON
+	newClient(t, s.url).mustCall(t, "GET", "/api/seats/shows", nil, 200, &shows)
+	if len(shows) != 0 {
+		t.Errorf("with SEATD_DEMO=false: got %d shows, want 0", len(shows))
+	}
+}

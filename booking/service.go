@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -37,29 +36,32 @@ type SeatStore interface {
 // HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
 // distinct and all of ShowID.
 type HoldParams struct {
-	Token   string
-	ShowID  string
-	UserID  string
-	SeatIDs []string
-	TTL     time.Duration
+	Token      string
+	ShowID     string
+	UserID     string
+	SeatIDs    []string
+	TTL        time.Duration
+	Idempotent *Idempotent // if set, its receipt is stored with the change
 }
 
 // BookParams is a sale for a store to make. HoldToken is optional.
 type BookParams struct {
-	BookingID string
-	ShowID    string
-	UserID    string
-	HoldToken string
-	SeatIDs   []string
+	BookingID  string
+	ShowID     string
+	UserID     string
+	HoldToken  string
+	SeatIDs    []string
+	Idempotent *Idempotent // if set, its receipt is stored with the change
 }
 
 // ReleaseParams is a release for a store to make. HoldToken is optional. The
 // Release it returns carries, in HoldTokens, the hold each seat was freed from.
 type ReleaseParams struct {
-	ShowID    string
-	UserID    string
-	HoldToken string
-	SeatIDs   []string
+	ShowID     string
+	UserID     string
+	HoldToken  string
+	SeatIDs    []string
+	Idempotent *Idempotent // if set, its receipt is stored with the change
 }
 
 // Config tunes a Service. Zero values take the defaults.
@@ -106,15 +108,17 @@ type Service struct {
 	cfg     Config
 
 	seatShow seatShowCache
-
-	gateRetryAt atomic.Int64 // unix nanoseconds before which the gate is bypassed
-	gateDown    atomic.Bool
+	gateUse  *Breaker
 }
 
 // NewService returns a Service over a catalog and seat store (usually one store
 // implementing both) and an optional gate.
 func NewService(catalog Catalog, seats SeatStore, gate Gate, cfg Config) *Service {
-	return &Service{catalog: catalog, seats: seats, gate: gate, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	return &Service{
+		catalog: catalog, seats: seats, gate: gate, cfg: cfg,
+		gateUse: &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
+	}
 }
 
 // HoldTTL is how long the holds this service makes last.
@@ -122,23 +126,26 @@ func (s *Service) HoldTTL() time.Duration { return s.cfg.HoldTTL }
 
 // HoldRequest asks to hold seats for a user.
 type HoldRequest struct {
-	UserID  string
-	SeatIDs []string
+	UserID     string
+	SeatIDs    []string
+	Idempotent *Idempotent // optional: store the answer with the change
 }
 
 // BookRequest asks to sell held seats to the user who holds them. HoldToken, if
 // set, must be the hold the seats are held under.
 type BookRequest struct {
-	UserID    string
-	SeatIDs   []string
-	HoldToken string
+	UserID     string
+	SeatIDs    []string
+	HoldToken  string
+	Idempotent *Idempotent // optional: store the answer with the change
 }
 
 // ReleaseRequest asks to free seats the user holds.
 type ReleaseRequest struct {
-	UserID    string
-	SeatIDs   []string
-	HoldToken string
+	UserID     string
+	SeatIDs    []string
+	HoldToken  string
+	Idempotent *Idempotent // optional: store the answer with the change
 }
 
 // Shows lists every show with its seat counts.
@@ -171,6 +178,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	}
 	h, err := s.seats.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
+		Idempotent: req.Idempotent,
 	})
 	if err != nil {
 		s.release(ctx, showID, token, seatIDs)
@@ -193,7 +201,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	// that are now sold, and the database would refuse those anyway.
 	return s.seats.Book(ctx, BookParams{
 		BookingID: NewID(), ShowID: showID, UserID: req.UserID,
-		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs,
+		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs, Idempotent: req.Idempotent,
 	})
 }
 
@@ -209,6 +217,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	}
 	r, err := s.seats.Release(ctx, ReleaseParams{
 		ShowID: showID, UserID: req.UserID, HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs,
+		Idempotent: req.Idempotent,
 	})
 	if err != nil {
 		return Release{}, err
@@ -289,7 +298,7 @@ func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) 
 // acquire asks the gate for the seats and returns those it says another hold has.
 // A gate that fails is bypassed for a while; the store still decides correctly.
 func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string) []string {
-	if s.gate == nil || time.Now().UnixNano() < s.gateRetryAt.Load() {
+	if s.gate == nil || !s.gateUse.Allow() {
 		return nil
 	}
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.GateTimeout)
@@ -297,38 +306,24 @@ func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []s
 	taken, err := s.gate.Acquire(gctx, showID, token, seatIDs, s.cfg.HoldTTL)
 	if err != nil {
 		if ctx.Err() == nil { // the caller leaving is not the gate's fault
-			s.gateFailed(err)
+			s.gateUse.Failed(err)
 		}
 		return nil
 	}
-	s.gateWorked()
+	s.gateUse.Worked()
 	return taken
 }
 
 // release gives the gate back seats that token did not end up holding, or that
 // were freed. It runs even if the caller has gone, so that keys do not linger.
 func (s *Service) release(ctx context.Context, showID, token string, seatIDs []string) {
-	if s.gate == nil || time.Now().UnixNano() < s.gateRetryAt.Load() {
+	if s.gate == nil || !s.gateUse.Allow() {
 		return
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
 	defer cancel()
 	if err := s.gate.Release(gctx, showID, token, seatIDs); err != nil {
-		s.gateFailed(err)
-	}
-}
-
-func (s *Service) gateFailed(err error) {
-	s.gateRetryAt.Store(time.Now().Add(s.cfg.GateBackoff).UnixNano())
-	if s.gateDown.CompareAndSwap(false, true) {
-		s.cfg.Logger.Warn("seat gate unavailable; the database decides alone until it is back",
-			"err", err, "retry_in", s.cfg.GateBackoff)
-	}
-}
-
-func (s *Service) gateWorked() {
-	if s.gateDown.CompareAndSwap(true, false) {
-		s.cfg.Logger.Info("seat gate available again")
+		s.gateUse.Failed(err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"seatmanager/booking"
@@ -17,4 +18,16 @@ func (s *Server) caller(_ *http.Request, claimedUserID string) (string, error) {
 		return "", booking.Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", booking.MaxUserIDLen)
 	}
 	return claimedUserID, nil
+}
+
+// scope is who a keyed request comes from, read from its body before the
+// handler runs: keys are kept per caller.
+func (s *Server) scope(r *http.Request, body []byte) (string, error) {
+	var who struct {
+		UserID string `json:"userId"`
+	}
+	if err := json.Unmarshal(body, &who); err != nil {
+		return "", err
+	}
+	return s.caller(r, who.UserID)
 }

@@ -9,6 +9,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"seatmanager/idempotency"
 )
 
 // decodeError is a body the API cannot read, with the problem to answer.
@@ -95,6 +97,18 @@ func jsonTypeName(goType string) string {
 // writeJSON answers with v as JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	writeBody(w, status, "application/json", v)
+}
+
+// jsonResponse is the answer of status with v as its JSON body: what writeJSON
+// sends, in the form idempotency stores.
+func jsonResponse(status int, v any) (idempotency.Response, error) {
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		return idempotency.Response{}, err
+	}
+	return idempotency.Response{
+		Status: status, Header: http.Header{"Content-Type": {"application/json"}}, Body: buf.Bytes(),
+	}, nil
 }
 
 // writeBody encodes v before writing anything, so that an encoding failure can

@@ -3,9 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"strconv"
 
 	"seatmanager/booking"
+	"seatmanager/idempotency"
 )
 
 // problemType is one kind of error the API answers with. Its slug makes the stable
@@ -36,6 +40,14 @@ var (
 		"The body must be JSON: send Content-Type: application/json, or none."}
 	problemNotReady = problemType{"not-ready", http.StatusServiceUnavailable, "Not ready",
 		"The server cannot reach its database."}
+	problemKeyMissing = problemType{"idempotency-key-missing", http.StatusBadRequest, "Idempotency-Key missing",
+		"Every request that changes state needs an Idempotency-Key header: a fresh value (such as a UUID) per intended action, sent again unchanged on every retry of it."}
+	problemKeyInvalid = problemType{"idempotency-key-invalid", http.StatusBadRequest, "Idempotency-Key invalid",
+		"The Idempotency-Key header must be one value of 1 to 255 visible ASCII characters, bare or as a quoted string."}
+	problemKeyInUse = problemType{"idempotency-key-in-use", http.StatusConflict, "Idempotency-Key in use",
+		"A request with this Idempotency-Key is still being processed. Retry after the Retry-After seconds to get its answer."}
+	problemKeyReused = problemType{"idempotency-key-reused", http.StatusUnprocessableEntity, "Idempotency-Key reused",
+		"This Idempotency-Key was already used for a different request (another route, caller or body). Use a new key for a new action."}
 	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
 		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
 )
@@ -46,7 +58,7 @@ func init() {
 	for _, p := range []problemType{
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemBodyTooLarge, problemUnsupportedMediaType,
-		problemNotReady, problemInternal,
+		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemInternal,
 	} {
 		problemTypes[p.slug] = p
 	}
@@ -58,6 +70,15 @@ var domainProblems = map[error]problemType{
 	booking.ErrNotFound:        problemNotFound,
 	booking.ErrSeatUnavailable: problemSeatsUnavailable,
 	booking.ErrHoldExpired:     problemHoldExpired,
+}
+
+// otherProblems maps the errors of the idempotency layer.
+var otherProblems = map[error]problemType{
+	idempotency.ErrKeyMissing:   problemKeyMissing,
+	idempotency.ErrKeyInvalid:   problemKeyInvalid,
+	idempotency.ErrKeyInUse:     problemKeyInUse,
+	idempotency.ErrKeyReused:    problemKeyReused,
+	booking.ErrDuplicateRequest: problemKeyInUse,
 }
 
 // seatListNames names the seat list each kind of domain error carries.
@@ -78,6 +99,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 				ext = map[string]any{name: be.SeatIDs}
 			}
 			writeProblemExt(w, r, p, be.Detail, ext)
+			return
+		}
+	}
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		writeProblem(w, r, problemBodyTooLarge, fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit))
+		return
+	}
+	for kind, p := range otherProblems {
+		if errors.Is(err, kind) {
+			var inUse *idempotency.InUseError
+			if errors.As(err, &inUse) {
+				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(inUse.RetryAfter.Seconds(), 1)))))
+			}
+			writeProblem(w, r, p, kind.Error())
 			return
 		}
 	}

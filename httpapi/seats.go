@@ -1,10 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
 	"seatmanager/booking"
+	"seatmanager/idempotency"
 )
 
 type showResponse struct {
@@ -86,15 +88,21 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	h, err := s.svc.Hold(r.Context(), booking.HoldRequest{UserID: user, SeatIDs: req.SeatIDs})
+	h, err := s.svc.Hold(r.Context(), booking.HoldRequest{
+		UserID: user, SeatIDs: req.SeatIDs, Idempotent: idempotent(r, s.holdView),
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, holdResponse{
+	writeJSON(w, http.StatusOK, s.holdView(h))
+}
+
+func (s *Server) holdView(h booking.Hold) any {
+	return holdResponse{
 		HoldToken: h.Token, ShowID: h.ShowID, SeatIDs: h.SeatIDs,
 		ExpiresAt: h.ExpiresAt.UTC(), TTLSeconds: s.svc.HoldTTL().Seconds(),
-	})
+	}
 }
 
 // seatsRequest is the body of book-bulk and release-bulk.
@@ -121,12 +129,18 @@ func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	b, err := s.svc.Book(r.Context(), booking.BookRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken})
+	b, err := s.svc.Book(r.Context(), booking.BookRequest{
+		UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idempotent(r, bookView),
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, bookResponse{BookingID: b.ID, ShowID: b.ShowID, SeatIDs: b.SeatIDs, BookedAt: b.BookedAt.UTC()})
+	writeJSON(w, http.StatusOK, bookView(b))
+}
+
+func bookView(b booking.Booking) any {
+	return bookResponse{BookingID: b.ID, ShowID: b.ShowID, SeatIDs: b.SeatIDs, BookedAt: b.BookedAt.UTC()}
 }
 
 type releaseResponse struct {
@@ -145,12 +159,30 @@ func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rel, err := s.svc.Release(r.Context(), booking.ReleaseRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken})
+	rel, err := s.svc.Release(r.Context(), booking.ReleaseRequest{
+		UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idempotent(r, releaseView),
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, releaseResponse{ShowID: rel.ShowID, SeatIDs: rel.SeatIDs, ReleasedAt: rel.ReleasedAt.UTC()})
+	writeJSON(w, http.StatusOK, releaseView(rel))
+}
+
+func releaseView(rel booking.Release) any {
+	return releaseResponse{ShowID: rel.ShowID, SeatIDs: rel.SeatIDs, ReleasedAt: rel.ReleasedAt.UTC()}
+}
+
+// idempotent asks a seat change to store, in its own transaction, the answer
+// view gives of its result: the answer a retry of the request's key replays.
+func idempotent[T any](r *http.Request, view func(T) any) *booking.Idempotent {
+	return idempotency.For(r, func(result any) (idempotency.Response, error) {
+		t, ok := result.(T)
+		if !ok {
+			return idempotency.Response{}, fmt.Errorf("idempotent answer: got a %T, want a %T", result, t)
+		}
+		return jsonResponse(http.StatusOK, view(t))
+	})
 }
 
 // read decodes the request body into v, or answers with the problem and reports false.

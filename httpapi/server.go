@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"seatmanager/booking"
+	"seatmanager/idempotency"
 )
 
 // Config tunes a Server. Zero values take the defaults.
@@ -21,6 +22,12 @@ type Config struct {
 	MaxBodyBytes int64
 	// Logger receives failures and, at debug level, every request. Default slog.Default().
 	Logger *slog.Logger
+	// Receipts and Markers make every state-changing POST exactly-once per
+	// Idempotency-Key (see package idempotency). Both are required.
+	Receipts idempotency.Store
+	Markers  idempotency.Markers
+	// IdempotencyTTL is how long answers are kept for retries. Default 24h.
+	IdempotencyTTL time.Duration
 }
 
 // Server is the HTTP API in front of a booking.Service.
@@ -30,6 +37,7 @@ type Server struct {
 	ready   func(ctx context.Context) error
 	maxBody int64
 	log     *slog.Logger
+	once    *idempotency.Middleware
 }
 
 // NewServer returns the API with every route registered.
@@ -44,6 +52,10 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.once = idempotency.New(idempotency.Config{
+		Receipts: cfg.Receipts, Markers: cfg.Markers, Scope: s.scope, Fail: s.writeError,
+		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, Logger: s.log,
+	})
 	s.routes()
 	return s
 }

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,36 +14,68 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/httpapi"
+	"seatmanager/internal/testenv"
 	"seatmanager/memory"
+	"seatmanager/postgres"
 	"seatmanager/sqlite"
 	"seatmanager/storetest"
 )
 
-// env is an API over a real SQLite store and the in-process gate, with one show.
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// store is what the API tests need of a store.
+type store interface {
+	storetest.Store
+	Ping(ctx context.Context) error
+}
+
+// env is an API over a real store and the in-process gate, with one show.
 type env struct {
 	handler http.Handler
-	store   *sqlite.Store
+	store   store
+	close   func()
 	show    booking.NewShow
 	seats   []string
 }
 
-func newEnv(t *testing.T, cfg booking.Config) *env {
+// engines are the stores the API tests run on.
+var engines = []string{"sqlite", "postgres"}
+
+// newEnv returns an API on SQLite.
+func newEnv(t *testing.T, cfg booking.Config) *env { return newEnvOn(t, "sqlite", cfg) }
+
+// newEnvOn returns an API on the named engine.
+func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env {
 	t.Helper()
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
-	if err != nil {
+	e := &env{}
+	switch engine {
+	case "sqlite":
+		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.store, e.close = s, func() { s.Close() }
+	case "postgres":
+		s, err := postgres.Open(t.Context(), testenv.PostgresURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.store, e.close = s, s.Close
+	default:
+		t.Fatalf("unknown engine %q", engine)
+	}
+	t.Cleanup(e.close)
+	e.show = storetest.NewShowSpec(2, 6)
+	if _, err := e.store.CreateShow(t.Context(), e.show); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
-	show := storetest.NewShowSpec(2, 6)
-	if _, err := store.CreateShow(t.Context(), show); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{store: store, show: show}
-	for _, seat := range show.Seats {
+	for _, seat := range e.show.Seats {
 		e.seats = append(e.seats, seat.ID)
 	}
-	svc := booking.NewService(store, store, memory.NewGate(), cfg)
-	e.handler = httpapi.NewServer(svc, httpapi.Config{Ready: store.Ping})
+	svc := booking.NewService(e.store, e.store, memory.NewGate(), cfg)
+	e.handler = httpapi.NewServer(svc, httpapi.Config{
+		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(),
+	})
 	return e
 }
 
@@ -159,7 +192,7 @@ func TestHealth(t *testing.T) {
 	e := newEnv(t, booking.Config{})
 	wantStatus(t, e.do(t, http.MethodGet, "/healthz", nil), http.StatusOK)
 	wantStatus(t, e.do(t, http.MethodGet, "/readyz", nil), http.StatusOK)
-	e.store.Close()
+	e.close()
 	wantProblem(t, e.do(t, http.MethodGet, "/readyz", nil), http.StatusServiceUnavailable, "not-ready")
 	wantStatus(t, e.do(t, http.MethodGet, "/healthz", nil), http.StatusOK)
 }
@@ -176,16 +209,10 @@ func TestProblemTypesResolve(t *testing.T) {
 
 func TestWithoutGate(t *testing.T) {
 	// A service without a gate lets the database decide everything.
-	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "x.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	show := storetest.NewShowSpec(1, 1)
-	store.CreateShow(t.Context(), show)
-	h := httpapi.NewServer(booking.NewService(store, store, nil, booking.Config{HoldTTL: time.Minute}), httpapi.Config{})
-	e := &env{handler: h, store: store, show: show, seats: []string{show.Seats[0].ID}}
-	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats, "userId": "u"}), http.StatusOK)
+	e := newEnv(t, booking.Config{})
+	e.handler = httpapi.NewServer(booking.NewService(e.store, e.store, nil, booking.Config{HoldTTL: time.Minute}),
+		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers()})
+	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "u"}), http.StatusOK)
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

@@ -56,6 +56,9 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 		b := &pgx.Batch{}
 		b.Queue(insertHoldSQL, p.Token, p.ShowID, p.UserID, h.ExpiresAt)
 		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: changed.at}, changed.ids, changed.tokens)
+		if err := queueReceipt(b, p.Idempotent, h); err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -121,6 +124,9 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 		b := &pgx.Batch{}
 		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, changed.ids, changed.tokens, changed.at)
 		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: changed.at}, changed.ids, nil)
+		if err := queueReceipt(b, p.Idempotent, bk); err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {
@@ -202,6 +208,9 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 		r.HoldTokens = changed.tokensFor(p.SeatIDs)
 		b := &pgx.Batch{}
 		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: changed.at}, changed.ids, changed.tokens)
+		if err := queueReceipt(b, p.Idempotent, r); err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if err != nil {

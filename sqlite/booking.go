@@ -40,7 +40,10 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 			return err
 		}
 		h.ExpiresAt = time.UnixMilli(expires)
-		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
+		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs))); err != nil {
+			return err
+		}
+		return insertReceipt(ctx, tx, now, p.Idempotent, h)
 	})
 	if err != nil {
 		return booking.Hold{}, wrap(err, "hold seats")
@@ -84,7 +87,10 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 			}
 		}
 		bk.BookedAt = time.UnixMilli(now)
-		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: now}, p.SeatIDs, nil)
+		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: now}, p.SeatIDs, nil); err != nil {
+			return err
+		}
+		return insertReceipt(ctx, tx, now, p.Idempotent, bk)
 	})
 	if err != nil {
 		return booking.Booking{}, wrap(err, "book seats")
@@ -146,7 +152,10 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 		for i, id := range p.SeatIDs {
 			r.HoldTokens[i] = held[id].token
 		}
-		return appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusAvailable, at: now}, p.SeatIDs, r.HoldTokens)
+		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusAvailable, at: now}, p.SeatIDs, r.HoldTokens); err != nil {
+			return err
+		}
+		return insertReceipt(ctx, tx, now, p.Idempotent, r)
 	})
 	if err != nil {
 		return booking.Release{}, wrap(err, "release seats")

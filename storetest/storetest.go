@@ -22,6 +22,9 @@ type Store interface {
 	booking.SeatStore
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
 	Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]booking.Event, error)
+	Receipt(ctx context.Context, scope, key string) (booking.Receipt, error)
+	SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error)
+	SweepReceipts(ctx context.Context, limit int) (int, error)
 }
 
 // Run runs the suite. newStore returns an empty store of its own for each test.
@@ -45,6 +48,12 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"SeatMapOrderAndLabels":   testSeatMapOrder,
 		"ShowsCountAvailability":  testShowsCounts,
 		"HoldTakesOnlyItsOwnShow": testHoldOtherShow,
+		"ReceiptWithEachChange":   testReceiptWithChange,
+		"ReceiptDuplicateUndoes":  testReceiptDuplicate,
+		"ReceiptNotOnFailure":     testReceiptNotOnFailure,
+		"ReceiptRenderFailure":    testReceiptRenderFailure,
+		"SaveReceiptFirstWins":    testSaveReceipt,
+		"ReceiptExpiryAndSweep":   testReceiptExpiry,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

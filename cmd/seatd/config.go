@@ -19,6 +19,7 @@ type Config struct {
 	RedisURL        string
 	RedisPrefix     string
 	HoldTTL         time.Duration
+	IdempotencyTTL  time.Duration
 	MaxSeats        int
 	Demo            bool
 	LogFormat       string
@@ -46,6 +47,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env.str("SEATD_REDIS_PREFIX", "seatd:"),
 		"prefix of every Redis key seatd writes [SEATD_REDIS_PREFIX]")
 	fs.DurationVar(&cfg.HoldTTL, "hold-ttl", env.duration("SEATD_HOLD_TTL", 60*time.Second), "how long a hold lasts [SEATD_HOLD_TTL]")
+	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", env.duration("SEATD_IDEMPOTENCY_TTL", 24*time.Hour),
+		"how long the answers of keyed requests are kept for retries [SEATD_IDEMPOTENCY_TTL]")
 	fs.IntVar(&cfg.MaxSeats, "max-seats", env.int("SEATD_MAX_SEATS", 10), "most seats in one request [SEATD_MAX_SEATS]")
 	fs.BoolVar(&cfg.Demo, "demo", env.bool("SEATD_DEMO", true), "seed demo shows into an empty database [SEATD_DEMO]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
@@ -63,6 +66,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	case cfg.HoldTTL < time.Second:
 		return cfg, fmt.Errorf("hold ttl %v: must be at least 1s", cfg.HoldTTL)
+	case cfg.IdempotencyTTL < time.Minute:
+		return cfg, fmt.Errorf("idempotency ttl %v: must be at least 1m", cfg.IdempotencyTTL)
 	case cfg.MaxSeats < 1:
 		return cfg, fmt.Errorf("max seats %d: must be at least 1", cfg.MaxSeats)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":

@@ -21,6 +21,7 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/httpapi"
+	"seatmanager/idempotency"
 )
 
 func main() {
@@ -52,22 +53,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer store.Close()
-	gate, closeGate, err := openGate(ctx, cfg, log)
+	acc, err := openAccelerators(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer closeGate()
+	defer acc.close()
 	if cfg.Demo {
 		if err := seedDemo(ctx, store, time.Now(), log); err != nil {
 			return err
 		}
 	}
 
-	svc := booking.NewService(store, store, gate, booking.Config{
+	svc := booking.NewService(store, store, acc.gate, booking.Config{
 		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, Logger: log,
 	})
+	api := httpapi.NewServer(svc, httpapi.Config{
+		Ready: store.Ping, Logger: log,
+		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL,
+	})
 	srv := &http.Server{
-		Handler:           httpapi.NewServer(svc, httpapi.Config{Ready: store.Ping, Logger: log}),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -77,9 +82,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log.Info("seatd listening", "addr", ln.Addr().String(), "url", pageURL(ln.Addr()),
-		"store", storeName(cfg), "gate", gateName(cfg), "hold_ttl", cfg.HoldTTL)
+		"store", storeName(cfg), "accelerators", acceleratorsName(cfg), "hold_ttl", cfg.HoldTTL)
 
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx)
+	})
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,7 +20,15 @@ import (
 	"seatmanager/internal/testenv"
 )
 
-func TestMain(m *testing.M) { testenv.Main(m) }
+func TestMain(m *testing.M) {
+	// The crash tests start this test binary again as a real seatd process, so
+	// that they can kill it with SIGKILL.
+	if os.Getenv(childEnv) == "1" {
+		main()
+		return
+	}
+	testenv.Main(m)
+}
 
 // seatd is a server started by calling run, as main does.
 type seatd struct {

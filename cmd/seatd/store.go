@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"seatmanager/booking"
+	"seatmanager/idempotency"
 	"seatmanager/memory"
 	"seatmanager/postgres"
 	"seatmanager/redis"
@@ -18,6 +19,8 @@ import (
 type store interface {
 	booking.Catalog
 	booking.SeatStore
+	idempotency.Store
+	SweepReceipts(ctx context.Context, limit int) (int, error)
 	Ping(ctx context.Context) error
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
 	Close() error
@@ -44,23 +47,35 @@ type pgStore struct{ *postgres.Store }
 
 func (s pgStore) Close() error { s.Store.Close(); return nil }
 
-// openGate returns the Redis gate when a Redis URL is configured, else the
-// in-process one. An unreachable Redis does not stop seatd: the service bypasses a
-// failing gate and the database decides alone until Redis is back.
-func openGate(ctx context.Context, cfg Config, log *slog.Logger) (booking.Gate, func(), error) {
+// accelerators are what seatd keeps outside the database to go faster: the seat
+// gate and the idempotency markers.
+type accelerators struct {
+	gate    booking.Gate
+	markers idempotency.Markers
+	close   func()
+}
+
+// openAccelerators returns them in Redis when a Redis URL is configured, else in
+// process. An unreachable Redis does not stop seatd: a failing accelerator is
+// bypassed and the database decides alone until Redis is back.
+func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accelerators, error) {
 	if cfg.RedisURL == "" {
-		return memory.NewGate(), func() {}, nil
+		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(), close: func() {}}, nil
 	}
 	redis.LogTo(log)
 	client, err := redis.NewClient(cfg.RedisURL)
 	if err != nil {
-		return nil, nil, err
+		return accelerators{}, err
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		log.Warn("redis does not answer; starting anyway, the database decides alone until it does",
 			"redis", redactURL(cfg.RedisURL), "err", err)
 	}
-	return redis.NewGate(client, cfg.RedisPrefix), func() { client.Close() }, nil
+	return accelerators{
+		gate:    redis.NewGate(client, cfg.RedisPrefix),
+		markers: redis.NewMarkers(client, cfg.RedisPrefix),
+		close:   func() { client.Close() },
+	}, nil
 }
 
 func storeName(cfg Config) string {
@@ -70,7 +85,7 @@ func storeName(cfg Config) string {
 	return "sqlite " + cfg.DatabaseURL
 }
 
-func gateName(cfg Config) string {
+func acceleratorsName(cfg Config) string {
 	if cfg.RedisURL == "" {
 		return "in-process"
 	}

@@ -1,0 +1,285 @@
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// Store keeps receipts: the database, the only authority on what a key answered.
+type Store interface {
+	// Receipt returns the receipt of a key, or booking.ErrNotFound.
+	Receipt(ctx context.Context, scope, key string) (booking.Receipt, error)
+	// SaveReceipt stores r unless the key has a receipt, and returns the one that stands.
+	SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error)
+}
+
+// InUseError is ErrKeyInUse with how long the client should wait.
+type InUseError struct{ RetryAfter time.Duration }
+
+func (e *InUseError) Error() string { return ErrKeyInUse.Error() }
+
+// Unwrap lets errors.Is match ErrKeyInUse.
+func (e *InUseError) Unwrap() error { return ErrKeyInUse }
+
+// Config is what a Middleware needs. Receipts, Markers, Scope and Fail are required.
+type Config struct {
+	Receipts Store
+	Markers  Markers
+	// Scope names who makes the request, from the request and its body; keys are
+	// kept per scope and route. An error means the request cannot be attributed;
+	// it runs without a key, and its handler is expected to reject it.
+	Scope func(r *http.Request, body []byte) (string, error)
+	// Fail answers a request with an error of this package, a *http.MaxBytesError
+	// or an internal error.
+	Fail func(w http.ResponseWriter, r *http.Request, err error)
+	// MaxBodyBytes caps request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// TTL is how long receipts are kept. Default 24h.
+	TTL time.Duration
+	// LeaseTTL is how long a request may run before a retry of its key may run
+	// too; a crashed instance's requests block retries no longer. The database
+	// still lets only one of them take effect. Default 10s.
+	LeaseTTL time.Duration
+	Logger   *slog.Logger
+}
+
+// Middleware makes the handlers it wraps exactly-once per Idempotency-Key.
+type Middleware struct {
+	cfg     Config
+	markers *booking.Breaker
+}
+
+// New returns a Middleware.
+func New(cfg Config) *Middleware {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = 24 * time.Hour
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Middleware{cfg: cfg, markers: &booking.Breaker{Name: "idempotency markers", Backoff: time.Second, Logger: cfg.Logger}}
+}
+
+// pending is a keyed request being executed, as its handler sees it.
+type pending struct {
+	scope, key, fingerprint string
+	ttl                     time.Duration
+	rendered                atomic.Pointer[[]byte] // the answer the store wrote with the change
+}
+
+type pendingKey struct{}
+
+// For returns what a handler passes to a seat change so that the change stores
+// its receipt in its own transaction: render turns the change's result into the
+// answer the handler will give. Outside the middleware it returns nil.
+func For(r *http.Request, render func(result any) (Response, error)) *booking.Idempotent {
+	p, ok := r.Context().Value(pendingKey{}).(*pending)
+	if !ok {
+		return nil
+	}
+	return &booking.Idempotent{
+		Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint, TTL: p.ttl,
+		Render: func(result any) ([]byte, error) {
+			resp, err := render(result)
+			if err != nil {
+				return nil, err
+			}
+			b, err := resp.Encode()
+			if err == nil {
+				p.rendered.Store(&b)
+			}
+			return b, err
+		},
+	}
+}
+
+// Wrap returns next made exactly-once per key.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, err := ParseKey(r.Header.Values("Idempotency-Key"))
+		if err != nil {
+			m.cfg.Fail(w, r, err)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes))
+		if err != nil {
+			m.cfg.Fail(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		scope, err := m.cfg.Scope(r, body)
+		if err != nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scope += " " + r.Pattern
+		m.serve(w, r, next, &pending{scope: scope, key: key, fingerprint: Fingerprint(r.Method, r.Pattern, body), ttl: m.cfg.TTL})
+	})
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, p *pending) {
+	// Once a keyed request starts, it runs to its end even if the client goes
+	// away, so that its retry finds a receipt rather than a half-known outcome.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.cfg.LeaseTTL)
+	defer cancel()
+	id := markerID(p.scope, p.key)
+	lease := booking.NewID()
+
+	mark, err := m.claim(ctx, id, lease, p.fingerprint)
+	if err != nil {
+		m.cfg.Fail(w, r, err)
+		return
+	}
+	if !mark.Claimed {
+		m.answerMarked(ctx, w, r, p, mark)
+		return
+	}
+	// The marker is ours, but markers forget (restarts, evictions): the database
+	// may hold this key's receipt from before.
+	if stored, err := m.cfg.Receipts.Receipt(ctx, p.scope, p.key); err == nil {
+		m.complete(ctx, id, lease, stored)
+		m.replay(w, r, p, stored, true)
+		return
+	} else if !errors.Is(err, booking.ErrNotFound) {
+		m.abandon(ctx, id, lease)
+		m.cfg.Fail(w, r, err)
+		return
+	}
+
+	rec := newRecorder()
+	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, pendingKey{}, p)))
+	resp := rec.response()
+
+	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
+	var answer booking.Receipt
+	switch rendered := p.rendered.Load(); {
+	case isSuccess(resp.Status) && rendered != nil:
+		// Committed with the change: the stored answer is the one to send.
+		own.Response = *rendered
+		answer = own
+	case isOutcome(resp.Status):
+		var err error
+		own.Response, err = resp.Encode()
+		if err == nil {
+			answer, err = m.cfg.Receipts.SaveReceipt(ctx, own, m.cfg.TTL)
+		}
+		if err != nil {
+			m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
+			m.abandon(ctx, id, lease)
+			resp.Write(w, false)
+			return
+		}
+	default:
+		// Rejected before it did anything, or failed: nothing to remember, and
+		// a retry runs anew.
+		m.abandon(ctx, id, lease)
+		resp.Write(w, false)
+		return
+	}
+	m.complete(ctx, id, lease, answer)
+	// The answer is another attempt's when that attempt stored its receipt first.
+	m.replay(w, r, p, answer, !bytes.Equal(answer.Response, own.Response))
+}
+
+// answerMarked answers a request whose key another attempt has marked.
+func (m *Middleware) answerMarked(ctx context.Context, w http.ResponseWriter, r *http.Request, p *pending, mark Mark) {
+	if mark.Response != nil {
+		m.replay(w, r, p, booking.Receipt{Fingerprint: mark.Fingerprint, Response: mark.Response}, true)
+		return
+	}
+	if mark.Fingerprint != p.fingerprint {
+		m.cfg.Fail(w, r, ErrKeyReused)
+		return
+	}
+	// In flight, says the marker; but its owner may have died after committing.
+	stored, err := m.cfg.Receipts.Receipt(ctx, p.scope, p.key)
+	switch {
+	case err == nil:
+		m.replay(w, r, p, stored, true)
+	case errors.Is(err, booking.ErrNotFound):
+		m.cfg.Fail(w, r, &InUseError{RetryAfter: mark.LeaseLeft})
+	default:
+		m.cfg.Fail(w, r, err)
+	}
+}
+
+// replay sends a stored answer, or 422 if it answered another request.
+func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, p *pending, stored booking.Receipt, replayed bool) {
+	if stored.Fingerprint != p.fingerprint {
+		m.cfg.Fail(w, r, ErrKeyReused)
+		return
+	}
+	resp, err := DecodeResponse(stored.Response)
+	if err != nil {
+		m.cfg.Fail(w, r, err)
+		return
+	}
+	resp.Write(w, replayed)
+}
+
+// claim marks the key in flight. Without working markers every request counts
+// as claimed: the database still lets only one attempt of a key take effect.
+func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (Mark, error) {
+	if !m.markers.Allow() {
+		return Mark{Claimed: true}, nil
+	}
+	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
+	if err != nil {
+		m.markers.Failed(err)
+		return Mark{Claimed: true}, nil
+	}
+	m.markers.Worked()
+	return mark, nil
+}
+
+func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.Receipt) {
+	if !m.markers.Allow() {
+		return
+	}
+	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.TTL); err != nil {
+		m.markers.Failed(err)
+	}
+}
+
+func (m *Middleware) abandon(ctx context.Context, id, lease string) {
+	if !m.markers.Allow() {
+		return
+	}
+	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
+		m.markers.Failed(err)
+	}
+}
+
+// isSuccess: the request did what it asked.
+func isSuccess(status int) bool { return status >= 200 && status < 300 }
+
+// isOutcome: the request ran and its answer is final, to be replayed to retries.
+// 409 and 410 are outcomes of running it (the seats were taken, the hold had
+// lapsed); other 4xx reject a request before it runs, and 5xx are failures a
+// retry should get past.
+func isOutcome(status int) bool {
+	return isSuccess(status) || status == http.StatusConflict || status == http.StatusGone
+}
+
+// markerID is the marker of a key in a scope: a hash, so that a marker id has a
+// fixed, safe length whatever the key.
+func markerID(scope, key string) string {
+	h := sha256.Sum256([]byte(scope + "\x00" + key))
+	return hex.EncodeToString(h[:])
+}

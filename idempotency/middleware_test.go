@@ -1,0 +1,209 @@
+package idempotency_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"seatmanager/booking"
+	"seatmanager/idempotency"
+	"seatmanager/memory"
+	"seatmanager/sqlite"
+)
+
+// harness wraps a test handler in the middleware, over a real SQLite store and
+// in-process markers. Failures are answered with the error's text and a status
+// per error, so tests can see which rule fired.
+type harness struct {
+	mux   *http.ServeMux
+	store *sqlite.Store
+	runs  atomic.Int64
+}
+
+func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *harness {
+	t.Helper()
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	h := &harness{mux: http.NewServeMux(), store: store}
+	m := idempotency.New(idempotency.Config{
+		Receipts: store, Markers: memory.NewMarkers(), LeaseTTL: lease,
+		Scope: func(r *http.Request, body []byte) (string, error) {
+			if u := r.Header.Get("X-User"); u != "" {
+				return u, nil
+			}
+			return "", errors.New("anonymous")
+		},
+		Fail: func(w http.ResponseWriter, r *http.Request, err error) {
+			var inUse *idempotency.InUseError
+			switch {
+			case errors.As(err, &inUse):
+				w.Header().Set("Retry-After", inUse.RetryAfter.String())
+				http.Error(w, err.Error(), http.StatusConflict)
+			case errors.Is(err, idempotency.ErrKeyReused):
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+			default:
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			}
+		},
+	})
+	h.mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.runs.Add(1)
+		handler(w, r)
+	})))
+	return h
+}
+
+func (h *harness) post(key, user, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(body))
+	req.Header.Set("Idempotency-Key", key)
+	if user != "" {
+		req.Header.Set("X-User", user)
+	}
+	rec := httptest.NewRecorder()
+	h.mux.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestInFlightDuplicate: a duplicate that arrives while the first request runs
+// is told to come back, and never runs.
+func TestInFlightDuplicate(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("done once"))
+	}, 10*time.Second)
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- h.post("k", "alice", `{"a":1}`) }()
+	<-started
+
+	dup := h.post("k", "alice", `{"a":1}`)
+	if dup.Code != http.StatusConflict || dup.Header().Get("Retry-After") == "" {
+		t.Errorf("duplicate in flight: got %d (Retry-After %q) %s, want 409 with Retry-After", dup.Code, dup.Header().Get("Retry-After"), dup.Body)
+	}
+	if other := h.post("k", "alice", `{"a":2}`); other.Code != http.StatusUnprocessableEntity {
+		t.Errorf("other payload in flight: got %d, want 422", other.Code)
+	}
+	close(release)
+	got := <-first
+	if got.Code != 200 || got.Body.String() != "done once" {
+		t.Fatalf("first: got %d %q", got.Code, got.Body)
+	}
+	again := h.post("k", "alice", `{"a":1}`)
+	if again.Code != 200 || again.Body.String() != "done once" || again.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("after: got %d %q %v, want the replay", again.Code, again.Body, again.Header())
+	}
+	if n := h.runs.Load(); n != 1 {
+		t.Errorf("handler ran %d times, want 1", n)
+	}
+}
+
+// TestLeaseRunsOut: a marker whose owner never finished (a crashed process)
+// blocks retries only until its lease runs out.
+func TestLeaseRunsOut(t *testing.T) {
+	block := make(chan struct{})
+	var calls atomic.Int64
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			<-block // the first attempt hangs, like a process that stopped
+			return
+		}
+		w.Write([]byte("second attempt"))
+	}, 200*time.Millisecond)
+	defer close(block)
+	go h.post("k", "alice", `{}`)
+	deadline := time.Now().Add(5 * time.Second)
+	for calls.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("first attempt never started")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if r := h.post("k", "alice", `{}`); r.Code != http.StatusConflict {
+		t.Errorf("within the lease: got %d, want 409", r.Code)
+	}
+	for {
+		r := h.post("k", "alice", `{}`)
+		if r.Code == 200 {
+			if r.Body.String() != "second attempt" {
+				t.Errorf("got %q, want the second attempt's answer", r.Body)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the key was still blocked 5s after a 200ms lease: %d %s", r.Code, r.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestOutcomesKept: which answers are kept for retries and which are not.
+func TestOutcomesKept(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		kept   bool
+	}{
+		{200, true}, {201, true}, {409, true}, {410, true},
+		{400, false}, {404, false}, {413, false}, {422, false}, {500, false}, {503, false},
+	} {
+		var n atomic.Int64
+		h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(tt.status)
+			w.Write([]byte{byte('0' + n.Add(1))})
+		}, time.Second)
+		h.post("k", "alice", `{}`)
+		again := h.post("k", "alice", `{}`)
+		if kept := again.Body.String() == "1"; kept != tt.kept {
+			t.Errorf("status %d: kept = %v, want %v", tt.status, kept, tt.kept)
+		}
+		if again.Code != tt.status {
+			t.Errorf("status %d: retry got %d", tt.status, again.Code)
+		}
+	}
+}
+
+// TestUnattributedRunsWithoutKey: a request the scope cannot attribute goes to
+// the handler (which rejects it) and spends no key.
+func TestUnattributedRunsWithoutKey(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "who are you", http.StatusBadRequest)
+	}, time.Second)
+	if r := h.post("k", "", `{}`); r.Code != http.StatusBadRequest {
+		t.Errorf("got %d, want the handler's 400", r.Code)
+	}
+	if _, err := h.store.Receipt(t.Context(), "", "k"); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("a receipt was stored for an unattributed request: %v", err)
+	}
+}
+
+// TestMarkersForgot: with the markers wiped (a Redis restart), the database's
+// receipt still answers the retry.
+func TestMarkersForgot(t *testing.T) {
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("once")) }, time.Second)
+	h.post("k", "alice", `{}`)
+	// A second middleware on the same database, with markers that know nothing.
+	m := idempotency.New(idempotency.Config{
+		Receipts: h.store, Markers: memory.NewMarkers(),
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("twice")) })))
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+	req.Header.Set("Idempotency-Key", "k")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Body.String() != "once" || rec.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("got %q %v, want the stored answer replayed", rec.Body, rec.Header())
+	}
+}

@@ -1,0 +1,131 @@
+package memory
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"seatmanager/idempotency"
+)
+
+var _ idempotency.Markers = (*Markers)(nil)
+
+// errEmptyResponse: a done mark is told from one in flight by its Response not
+// being nil, so a done mark needs at least one byte of answer.
+var errEmptyResponse = errors.New("response is empty")
+
+// Markers is an idempotency.Markers in one process: a map from id to its mark.
+// It suits the embedded default, where there is only one seatd to see them. The
+// zero value is not usable; call NewMarkers.
+type Markers struct {
+	// Now is the clock that decides expiry, so that tests can move time by hand.
+	// Set it before the markers are first used; nil means time.Now.
+	Now func() time.Time
+
+	mu      sync.Mutex
+	marks   map[string]mark
+	pruneAt int // sweep expired marks once the map reaches this size
+}
+
+// mark is one id's state. A mark past expires is treated as absent, whether or
+// not prune has deleted it yet.
+type mark struct {
+	lease       string
+	fingerprint string
+	response    []byte // nil while in flight, never empty once done
+	expires     time.Time
+}
+
+// NewMarkers returns empty markers on the wall clock.
+func NewMarkers() *Markers {
+	return &Markers{Now: time.Now, marks: make(map[string]mark), pruneAt: minPruneAt}
+}
+
+// Claim marks id as in flight under lease for leaseTTL and reports Claimed, if
+// id has no live mark or is in flight under this very lease; otherwise it
+// returns the live mark, with a copy of its response if it is done.
+func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leaseTTL time.Duration) (idempotency.Mark, error) {
+	if err := ctx.Err(); err != nil {
+		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q: %w", id, err)
+	}
+	if leaseTTL <= 0 {
+		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q: lease ttl %v is not positive", id, leaseTTL)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if k, ok := m.marks[id]; ok && now.Before(k.expires) && !(k.response == nil && k.lease == lease) {
+		if k.response != nil {
+			// The caller owns what it gets; the stored answer must stay as it was.
+			return idempotency.Mark{Fingerprint: k.fingerprint, Response: bytes.Clone(k.response)}, nil
+		}
+		return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: k.expires.Sub(now)}, nil
+	}
+	m.prune(now)
+	m.marks[id] = mark{lease: lease, fingerprint: fingerprint, expires: now.Add(leaseTTL)}
+	return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
+}
+
+// Complete stores a copy of response as id's answer for ttl, if id has no live
+// mark or is in flight under lease. A done mark is final: completing it again
+// keeps the first answer. response must not be empty.
+//
+// It ignores ctx: it cannot block, and it runs after the effect it records, when
+// the request's context may well be cancelled.
+func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) error {
+	if len(response) == 0 {
+		return fmt.Errorf("complete idempotency mark %.80q: %w", id, errEmptyResponse)
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("complete idempotency mark %.80q: ttl %v is not positive", id, ttl)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if k, ok := m.marks[id]; ok && now.Before(k.expires) && (k.response != nil || k.lease != lease) {
+		return nil
+	}
+	m.prune(now)
+	m.marks[id] = mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response), expires: now.Add(ttl)}
+	return nil
+}
+
+// Abandon removes id's mark if it is in flight under lease.
+//
+// It ignores ctx: an attempt is abandoned most often because its request failed
+// or was cancelled, and a mark left behind would turn retries away until its
+// lease runs out.
+func (m *Markers) Abandon(_ context.Context, id, lease string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if k, ok := m.marks[id]; ok && k.response == nil && k.lease == lease {
+		delete(m.marks, id)
+	}
+	return nil
+}
+
+// prune deletes expired marks once the map has doubled since the last sweep, as
+// Gate.prune does with holds: abandoned and answered ids cannot grow the map
+// without bound, and each write still costs amortised constant time. m.mu must
+// be held.
+func (m *Markers) prune(now time.Time) {
+	if len(m.marks) < m.pruneAt {
+		return
+	}
+	for id, k := range m.marks {
+		if !now.Before(k.expires) {
+			delete(m.marks, id)
+		}
+	}
+	m.pruneAt = max(2*len(m.marks), minPruneAt)
+}
+
+func (m *Markers) now() time.Time {
+	if m.Now == nil {
+		return time.Now()
+	}
+	return m.Now()
+}

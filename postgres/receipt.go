@@ -1,0 +1,81 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"seatmanager/booking"
+)
+
+// insertReceiptSQL stores a receipt unless one is kept for the key already; one
+// past its expiry counts as gone and is replaced. It affects no row when another
+// attempt's receipt stands.
+const insertReceiptSQL = `
+INSERT INTO receipts AS r (scope, key, fingerprint, response, created_at, expires_at)
+VALUES ($1, $2, $3, $4, clock_timestamp(), clock_timestamp() + $5::interval)
+ON CONFLICT (scope, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, response = EXCLUDED.response,
+    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+WHERE r.expires_at <= clock_timestamp()`
+
+// queueReceipt adds, to a seat change's batch, the insert of its receipt; the
+// batch fails with booking.ErrDuplicateRequest if the key has a receipt already,
+// which rolls the change back.
+func queueReceipt(b *pgx.Batch, idem *booking.Idempotent, result any) error {
+	if idem == nil {
+		return nil
+	}
+	r, err := idem.Receipt(result)
+	if err != nil {
+		return err
+	}
+	b.Queue(insertReceiptSQL, r.Scope, r.Key, r.Fingerprint, r.Response, idem.TTL).Exec(func(tag pgconn.CommandTag) error {
+		if tag.RowsAffected() == 0 {
+			return booking.ErrDuplicateRequest
+		}
+		return nil
+	})
+	return nil
+}
+
+// Receipt returns the receipt kept for a key, or booking.ErrNotFound.
+func (s *Store) Receipt(ctx context.Context, scope, key string) (booking.Receipt, error) {
+	r := booking.Receipt{Scope: scope, Key: key}
+	err := s.pool.QueryRow(ctx, `SELECT fingerprint, response FROM receipts
+		WHERE scope = $1 AND key = $2 AND expires_at > clock_timestamp()`, scope, key).Scan(&r.Fingerprint, &r.Response)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return r, booking.ErrNotFound
+	}
+	return r, wrap(err, "read receipt")
+}
+
+// SaveReceipt stores r for ttl unless the key has a receipt already, and returns
+// the receipt that stands: r, or the one another attempt stored first.
+func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error) {
+	for {
+		tag, err := s.pool.Exec(ctx, insertReceiptSQL, r.Scope, r.Key, r.Fingerprint, r.Response, ttl)
+		if err != nil {
+			return r, wrap(err, "save receipt")
+		}
+		if tag.RowsAffected() == 1 {
+			return r, nil
+		}
+		stored, err := s.Receipt(ctx, r.Scope, r.Key)
+		if !errors.Is(err, booking.ErrNotFound) { // else it expired in between: insert again
+			return stored, err
+		}
+	}
+}
+
+// SweepReceipts deletes up to limit expired receipts and reports how many it
+// deleted. SKIP LOCKED lets several instances sweep at once without waiting.
+func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM receipts WHERE (scope, key) IN (
+		SELECT scope, key FROM receipts WHERE expires_at <= clock_timestamp()
+		LIMIT $1 FOR UPDATE SKIP LOCKED)`, limit)
+	return int(tag.RowsAffected()), wrap(err, "sweep receipts")
+}

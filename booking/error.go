@@ -19,6 +19,9 @@ var (
 	ErrSeatUnavailable = errors.New("seats unavailable")
 	// ErrHoldExpired: the caller's hold on the seats lapsed before the request.
 	ErrHoldExpired = errors.New("hold expired")
+	// ErrLimitReached: the request would go past a configured limit, such as
+	// the number of times a hold may be extended.
+	ErrLimitReached = errors.New("limit reached")
 )
 
 // Error is a failure the caller caused or can act on. Detail is written for the

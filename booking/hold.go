@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"strconv"
 	"time"
 )
 
@@ -9,12 +10,24 @@ import (
 // the fencing token every later book or release of those seats must match; Version
 // grows each time the hold changes, so a stale actor cannot act on a newer hold.
 type Hold struct {
-	Token     string
-	Version   int64
-	UserID    string
-	ShowID    string
-	SeatIDs   []string
-	ExpiresAt time.Time
+	Token      string
+	Version    int64
+	UserID     string
+	ShowID     string
+	SeatIDs    []string
+	ExpiresAt  time.Time
+	Extensions int // how many times it was extended
+	// Lapsed lists, for each seat this hold took over from a hold that had
+	// lapsed without being released (lazy expiry), when that hold lapsed.
+	Lapsed []time.Time
+}
+
+// Lapse is what releasing a lapsed hold did: the seats it freed, when their
+// hold had lapsed, and, if the hold had not lapsed yet, when it will.
+type Lapse struct {
+	Release
+	ExpiredAt time.Time // when the freed seats' hold lapsed
+	LiveUntil time.Time // set if nothing was freed because the hold is still live
 }
 
 // Gate sheds contention in front of the database: it lets one token at a time
@@ -29,3 +42,56 @@ type Gate interface {
 	// since are left alone.
 	Release(ctx context.Context, showID, token string, seatIDs []string) error
 }
+
+// ExtendParams is an extension of a hold for a store to make.
+type ExtendParams struct {
+	Token         string
+	UserID        string
+	By            time.Duration // added to the hold's expiry
+	MaxExtensions int           // the hold may have been extended fewer times than this
+	Idempotent    *Idempotent
+}
+
+// CheckExtension tells a store whether hold h, lapsed or not, may be extended
+// once more: a lapsed hold is gone (ErrHoldExpired), and a hold extended
+// maxExtensions times already has had its share (ErrLimitReached).
+func CheckExtension(h Hold, lapsed bool, maxExtensions int) error {
+	if lapsed {
+		return &Error{Kind: ErrHoldExpired, Detail: "hold " + h.Token + " has expired; hold the seats again if they are still free"}
+	}
+	if h.Extensions >= maxExtensions {
+		return &Error{Kind: ErrLimitReached, Detail: "hold " + h.Token + " was extended " + strconv.Itoa(h.Extensions) +
+			" times already, the most allowed"}
+	}
+	return nil
+}
+
+// HoldStore reads and extends holds.
+type HoldStore interface {
+	// LookupHold returns a hold with the seats it still holds, or ErrNotFound
+	// once it holds none (booked, released or lapsed).
+	LookupHold(ctx context.Context, token string) (Hold, error)
+	// ExtendHold moves a live hold's expiry by p.By. It fails with ErrNotFound
+	// for a hold that is not p.UserID's or holds no seats, ErrHoldExpired for a
+	// lapsed one, and ErrLimitReached past p.MaxExtensions.
+	ExtendHold(ctx context.Context, p ExtendParams) (Hold, error)
+}
+
+// Scheduler learns of each hold's expiry as it is set or moved, so that the hold
+// can be released the moment it lapses rather than when a sweep comes by.
+type Scheduler interface {
+	Schedule(ctx context.Context, h Hold) error
+}
+
+// How a lapsed hold came to be released, for metrics: a Redis expiry event, an
+// in-process timer, the periodic sweep, or a new hold taking its seats (lazy).
+const (
+	ReleasedByEvent = "event"
+	ReleasedByTimer = "timer"
+	ReleasedBySweep = "sweeper"
+	ReleasedLazily  = "lazy"
+)
+
+// ReleaseFunc observes a lapsed hold's release: by which path, how many seats,
+// and how long after the hold's expiry.
+type ReleaseFunc func(path string, seats int, delay time.Duration)

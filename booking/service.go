@@ -33,6 +33,13 @@ type SeatStore interface {
 	Release(ctx context.Context, p ReleaseParams) (Release, error)
 }
 
+// Store is everything the Service needs of a database.
+type Store interface {
+	Catalog
+	SeatStore
+	HoldStore
+}
+
 // HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
 // distinct and all of ShowID.
 type HoldParams struct {
@@ -76,8 +83,12 @@ type Config struct {
 	// GateBackoff is how long the gate is bypassed after it failed, so that an
 	// outage costs one timeout, not one per request. Default 1s.
 	GateBackoff time.Duration
+	// MaxExtensions is how many times a hold may be extended; zero allows none.
+	MaxExtensions int
 	// Logger receives gate outages and recoveries. Default slog.Default().
 	Logger *slog.Logger
+	// OnRelease, if set, observes lapsed holds whose seats a new hold took over.
+	OnRelease ReleaseFunc
 }
 
 func (c Config) withDefaults() Config {
@@ -93,8 +104,12 @@ func (c Config) withDefaults() Config {
 	if c.GateBackoff <= 0 {
 		c.GateBackoff = time.Second
 	}
+	c.MaxExtensions = max(c.MaxExtensions, 0)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.OnRelease == nil {
+		c.OnRelease = func(string, int, time.Duration) {}
 	}
 	return c
 }
@@ -102,27 +117,32 @@ func (c Config) withDefaults() Config {
 // Service sells seats: it validates requests, asks the gate, then has the store
 // decide. It knows nothing of SQL, Redis or HTTP.
 type Service struct {
-	catalog Catalog
-	seats   SeatStore
-	gate    Gate // nil: every request goes to the store
-	cfg     Config
+	store Store
+	gate  Gate      // nil: every request goes to the store
+	sched Scheduler // nil: lapsed holds wait for a sweep or a new hold
+	cfg   Config
 
 	seatShow seatShowCache
 	gateUse  *Breaker
+	schedUse *Breaker
 }
 
-// NewService returns a Service over a catalog and seat store (usually one store
-// implementing both) and an optional gate.
-func NewService(catalog Catalog, seats SeatStore, gate Gate, cfg Config) *Service {
+// NewService returns a Service over a store, with an optional gate and an
+// optional scheduler of hold expiries.
+func NewService(store Store, gate Gate, sched Scheduler, cfg Config) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{
-		catalog: catalog, seats: seats, gate: gate, cfg: cfg,
-		gateUse: &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
+		store: store, gate: gate, sched: sched, cfg: cfg,
+		gateUse:  &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
+		schedUse: &Breaker{Name: "hold expiry scheduler", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
 	}
 }
 
 // HoldTTL is how long the holds this service makes last.
 func (s *Service) HoldTTL() time.Duration { return s.cfg.HoldTTL }
+
+// MaxExtensions is how many times a hold may be extended.
+func (s *Service) MaxExtensions() int { return s.cfg.MaxExtensions }
 
 // HoldRequest asks to hold seats for a user.
 type HoldRequest struct {
@@ -150,7 +170,7 @@ type ReleaseRequest struct {
 
 // Shows lists every show with its seat counts.
 func (s *Service) Shows(ctx context.Context) ([]Show, error) {
-	return s.catalog.Shows(ctx)
+	return s.store.Shows(ctx)
 }
 
 // SeatMap returns every seat of a show and the show's current event sequence.
@@ -159,7 +179,7 @@ func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
 	if !ok {
 		return SeatMap{}, Invalidf("show id %q is not a UUID", clip(showID))
 	}
-	return s.catalog.SeatMap(ctx, id)
+	return s.store.SeatMap(ctx, id)
 }
 
 // Hold holds all of req.SeatIDs for req.UserID, or none of them.
@@ -173,10 +193,10 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		return Hold{}, err
 	}
 	token := NewID()
-	if taken := s.acquire(ctx, showID, token, seatIDs); len(taken) > 0 {
+	if taken := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL); len(taken) > 0 {
 		return Hold{}, SeatsUnavailable(taken)
 	}
-	h, err := s.seats.Hold(ctx, HoldParams{
+	h, err := s.store.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
 		Idempotent: req.Idempotent,
 	})
@@ -184,7 +204,79 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		s.release(ctx, showID, token, seatIDs)
 		return Hold{}, err
 	}
+	s.schedule(ctx, h)
+	for _, lapsed := range h.Lapsed {
+		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
+	}
 	return h, nil
+}
+
+// LookupHold returns a live hold of userID's. Another user's hold is reported
+// as not found: a token says nothing to anyone but its holder.
+func (s *Service) LookupHold(ctx context.Context, userID, token string) (Hold, error) {
+	token, err := checkToken(userID, token)
+	if err != nil {
+		return Hold{}, err
+	}
+	h, err := s.store.LookupHold(ctx, token)
+	if err == nil && h.UserID != userID {
+		return Hold{}, NotFoundf("no hold %s", token)
+	}
+	return h, err
+}
+
+// ExtendRequest asks to extend a user's hold by one hold TTL.
+type ExtendRequest struct {
+	UserID     string
+	Token      string
+	Idempotent *Idempotent
+}
+
+// ExtendHold extends a live hold by one TTL, at most MaxExtensions times, and
+// moves its gate keys and expiry notice along.
+func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, error) {
+	token, err := checkToken(req.UserID, req.Token)
+	if err != nil {
+		return Hold{}, err
+	}
+	h, err := s.store.ExtendHold(ctx, ExtendParams{
+		Token: token, UserID: req.UserID, By: s.cfg.HoldTTL, MaxExtensions: s.cfg.MaxExtensions, Idempotent: req.Idempotent,
+	})
+	if err != nil {
+		return Hold{}, err
+	}
+	// Acquiring under the same token refreshes the keys' ttl; a seat whose key
+	// someone else took meanwhile is still the database's to decide.
+	s.acquire(ctx, h.ShowID, h.Token, h.SeatIDs, time.Until(h.ExpiresAt))
+	s.schedule(ctx, h)
+	return h, nil
+}
+
+// checkToken validates a hold request's user and token.
+func checkToken(userID, token string) (string, error) {
+	if !ValidUserID(userID) {
+		return "", Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", MaxUserIDLen)
+	}
+	id, ok := ParseID(token)
+	if !ok {
+		return "", Invalidf("hold token %q is not a UUID", clip(token))
+	}
+	return id, nil
+}
+
+// schedule tells the scheduler when h lapses. Failing is not fatal: the sweep
+// releases what no notice does.
+func (s *Service) schedule(ctx context.Context, h Hold) {
+	if s.sched == nil || !s.schedUse.Allow() {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
+	defer cancel()
+	if err := s.sched.Schedule(sctx, h); err != nil {
+		s.schedUse.Failed(err)
+		return
+	}
+	s.schedUse.Worked()
 }
 
 // Book sells seats that req.UserID holds: all of them, or none.
@@ -199,7 +291,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	}
 	// The seats' gate keys are left to lapse: they keep turning away holds of seats
 	// that are now sold, and the database would refuse those anyway.
-	return s.seats.Book(ctx, BookParams{
+	return s.store.Book(ctx, BookParams{
 		BookingID: NewID(), ShowID: showID, UserID: req.UserID,
 		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs, Idempotent: req.Idempotent,
 	})
@@ -215,7 +307,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	if err != nil {
 		return Release{}, err
 	}
-	r, err := s.seats.Release(ctx, ReleaseParams{
+	r, err := s.store.Release(ctx, ReleaseParams{
 		ShowID: showID, UserID: req.UserID, HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs,
 		Idempotent: req.Idempotent,
 	})
@@ -269,7 +361,7 @@ func (s *Service) checkRequest(userID string, seatIDs []string, holdToken string
 func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) {
 	shows, missing := s.seatShow.lookup(seatIDs)
 	if len(missing) > 0 {
-		found, err := s.catalog.SeatShows(ctx, missing)
+		found, err := s.store.SeatShows(ctx, missing)
 		if err != nil {
 			return "", err
 		}
@@ -297,13 +389,13 @@ func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) 
 
 // acquire asks the gate for the seats and returns those it says another hold has.
 // A gate that fails is bypassed for a while; the store still decides correctly.
-func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string) []string {
+func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) []string {
 	if s.gate == nil || !s.gateUse.Allow() {
 		return nil
 	}
 	gctx, cancel := context.WithTimeout(ctx, s.cfg.GateTimeout)
 	defer cancel()
-	taken, err := s.gate.Acquire(gctx, showID, token, seatIDs, s.cfg.HoldTTL)
+	taken, err := s.gate.Acquire(gctx, showID, token, seatIDs, ttl)
 	if err != nil {
 		if ctx.Err() == nil { // the caller leaving is not the gate's fault
 			s.gateUse.Failed(err)

@@ -63,7 +63,7 @@ func newStore(t *testing.T) (*countingStore, []string) {
 
 func TestServiceValidates(t *testing.T) {
 	store, seats := newStore(t)
-	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{MaxSeats: 3})
+	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{MaxSeats: 3})
 	for name, req := range map[string]booking.BookRequest{
 		"no user":        {SeatIDs: seats[:1]},
 		"bad user":       {UserID: "a b", SeatIDs: seats[:1]},
@@ -100,7 +100,7 @@ func TestServiceValidates(t *testing.T) {
 
 func TestServiceUnknownSeats(t *testing.T) {
 	store, seats := newStore(t)
-	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{})
+	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{})
 	unknown := booking.NewID()
 	_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: []string{seats[0], unknown}})
 	var be *booking.Error
@@ -113,7 +113,7 @@ func TestServiceUnknownSeats(t *testing.T) {
 // without a database transaction.
 func TestGateShedsContention(t *testing.T) {
 	store, seats := newStore(t)
-	svc := booking.NewService(store, store, memory.NewGate(), booking.Config{})
+	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{})
 	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestGateShedsContention(t *testing.T) {
 func TestGateReleasedWhenStoreRefuses(t *testing.T) {
 	store, seats := newStore(t)
 	gate := memory.NewGate()
-	svc := booking.NewService(store, store, gate, booking.Config{})
+	svc := booking.NewService(store, gate, nil, booking.Config{})
 	// Alice's hold is in the database but not in the gate (as after a Redis flush).
 	if _, err := store.Store.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: showOf(t, store, seats[0]), UserID: "alice", SeatIDs: seats[:1], TTL: time.Minute}); err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestGateReleasedWhenStoreRefuses(t *testing.T) {
 func TestGateReleasedOnRelease(t *testing.T) {
 	store, seats := newStore(t)
 	gate := memory.NewGate()
-	svc := booking.NewService(store, store, gate, booking.Config{})
+	svc := booking.NewService(store, gate, nil, booking.Config{})
 	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:2]}); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestGateFailureBypassed(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	svc := booking.NewService(store, store, gate, booking.Config{GateBackoff: 200 * time.Millisecond, Logger: logger})
+	svc := booking.NewService(store, gate, nil, booking.Config{GateBackoff: 200 * time.Millisecond, Logger: logger})
 
 	for i := range 4 {
 		if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[i : i+1]}); err != nil {

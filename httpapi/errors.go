@@ -34,6 +34,8 @@ var (
 		"Some seats are held or booked by someone else, or are not held by the caller where they must be. conflictingSeatIds lists them; nothing was changed."}
 	problemHoldExpired = problemType{"hold-expired", http.StatusGone, "Hold expired",
 		"The caller's hold on the seats lapsed before the request. expiredSeatIds lists them; nothing was changed. Hold them again if they are still free."}
+	problemLimitReached = problemType{"limit-reached", http.StatusConflict, "Limit reached",
+		"The request would go past a limit, such as the number of times a hold may be extended. Nothing was changed."}
 	problemBodyTooLarge = problemType{"body-too-large", http.StatusRequestEntityTooLarge, "Body too large",
 		"The request body exceeds the size limit."}
 	problemUnsupportedMediaType = problemType{"unsupported-media-type", http.StatusUnsupportedMediaType, "Unsupported media type",
@@ -57,7 +59,7 @@ var problemTypes = map[string]problemType{}
 func init() {
 	for _, p := range []problemType{
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
-		problemSeatsUnavailable, problemHoldExpired, problemBodyTooLarge, problemUnsupportedMediaType,
+		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
 		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemInternal,
 	} {
 		problemTypes[p.slug] = p
@@ -70,6 +72,7 @@ var domainProblems = map[error]problemType{
 	booking.ErrNotFound:        problemNotFound,
 	booking.ErrSeatUnavailable: problemSeatsUnavailable,
 	booking.ErrHoldExpired:     problemHoldExpired,
+	booking.ErrLimitReached:    problemLimitReached,
 }
 
 // otherProblems maps the errors of the idempotency layer.

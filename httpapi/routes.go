@@ -14,10 +14,15 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /api/seats/hold-bulk", s.once.Wrap(http.HandlerFunc(s.handleHold)))
 	s.mux.Handle("POST /api/seats/book-bulk", s.once.Wrap(http.HandlerFunc(s.handleBook)))
 	s.mux.Handle("POST /api/seats/release-bulk", s.once.Wrap(http.HandlerFunc(s.handleRelease)))
+	s.mux.HandleFunc("GET /api/holds/{holdToken}", s.handleLookupHold)
+	s.mux.Handle("POST /api/holds/{holdToken}/extend", s.once.Wrap(http.HandlerFunc(s.handleExtendHold)))
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.HandleFunc("GET /problems/{slug}", handleProblemDoc)
+	if s.metrics != nil {
+		s.mux.Handle("GET /metrics", s.metrics)
+	}
 
 	// The seat-map page. Its patterns are exact, so unknown paths stay API 404s.
 	page := web.Handler()

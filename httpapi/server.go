@@ -28,6 +28,11 @@ type Config struct {
 	Markers  idempotency.Markers
 	// IdempotencyTTL is how long answers are kept for retries. Default 24h.
 	IdempotencyTTL time.Duration
+	// Metrics, if set, is served at /metrics.
+	Metrics http.Handler
+	// ObserveRequest, if set, is told of every answered request: its route
+	// pattern ("" if none matched), method, status and duration.
+	ObserveRequest func(route, method string, status int, d time.Duration)
 }
 
 // Server is the HTTP API in front of a booking.Service.
@@ -38,11 +43,20 @@ type Server struct {
 	maxBody int64
 	log     *slog.Logger
 	once    *idempotency.Middleware
+
+	metrics http.Handler
+	observe func(route, method string, status int, d time.Duration)
 }
 
 // NewServer returns the API with every route registered.
 func NewServer(svc *booking.Service, cfg Config) *Server {
-	s := &Server{svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, log: cfg.Logger}
+	s := &Server{
+		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, log: cfg.Logger,
+		metrics: cfg.Metrics, observe: cfg.ObserveRequest,
+	}
+	if s.observe == nil {
+		s.observe = func(string, string, int, time.Duration) {}
+	}
 	if s.ready == nil {
 		s.ready = func(context.Context) error { return nil }
 	}
@@ -73,7 +87,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeProblem(rec, r, problemInternal, "")
 			}
 		}
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start))
+		d := time.Since(start)
+		s.observe(r.Pattern, r.Method, rec.status, d)
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
 	}()
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {

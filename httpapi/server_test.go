@@ -60,7 +60,7 @@ func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.store, e.close = s, s.Close
+		e.store, e.close = s, func() { s.Close() }
 	default:
 		t.Fatalf("unknown engine %q", engine)
 	}
@@ -72,7 +72,7 @@ func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env {
 	for _, seat := range e.show.Seats {
 		e.seats = append(e.seats, seat.ID)
 	}
-	svc := booking.NewService(e.store, e.store, memory.NewGate(), cfg)
+	svc := booking.NewService(e.store, memory.NewGate(), nil, cfg)
 	e.handler = httpapi.NewServer(svc, httpapi.Config{
 		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(),
 	})
@@ -210,7 +210,7 @@ func TestProblemTypesResolve(t *testing.T) {
 func TestWithoutGate(t *testing.T) {
 	// A service without a gate lets the database decide everything.
 	e := newEnv(t, booking.Config{})
-	e.handler = httpapi.NewServer(booking.NewService(e.store, e.store, nil, booking.Config{HoldTTL: time.Minute}),
+	e.handler = httpapi.NewServer(booking.NewService(e.store, nil, nil, booking.Config{HoldTTL: time.Minute}),
 		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers()})
 	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "u"}), http.StatusOK)
 }

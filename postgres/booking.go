@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -9,30 +10,47 @@ import (
 	"seatmanager/booking"
 )
 
-// Each transition below is one UPDATE whose first step locks the requested seats
-// in seat-id order (ORDER BY id sorts before FOR NO KEY UPDATE locks). A plain
-// UPDATE … WHERE id = ANY(…) would lock in heap order, and two requests for
-// overlapping seats would deadlock. The WHERE clause then decides, row by row and
-// by the database clock, whether each seat may change; the transaction commits
-// only if every seat asked for did. (SELECT clock_timestamp()) is evaluated once
-// per statement, so all seats of a request share one timestamp.
+// Every transition below is two statements sent in one round trip:
+//
+//  1. lockSeatsSQL locks the requested seats in seat-id order and reads them as
+//     they are once locked. A plain UPDATE … WHERE id = ANY(…) would lock in
+//     heap order, and two requests for overlapping seats would deadlock.
+//  2. A conditional UPDATE decides, by the database clock, which seats may
+//     change. Under READ COMMITTED it takes a fresh snapshot, after the locks
+//     were granted, so it judges every seat as it is now; an UPDATE that locked
+//     rows itself would judge refusals by the snapshot it started with, and
+//     refuse a seat released while it waited.
+//
+// The transaction commits only if every seat asked for changed.
 
-// holdSQL holds seats that are free or whose hold lapsed.
+const lockSeatsSQL = `
+SELECT id, status, coalesce(hold_token::text, ''), coalesce(holder, ''), hold_expires_at,
+       coalesce(hold_expires_at <= clock_timestamp(), false)
+FROM seats
+WHERE id = ANY($1::uuid[]) AND show_id = $2
+ORDER BY id
+FOR NO KEY UPDATE`
+
+// lockedSeat is a seat as lockSeatsSQL read it.
+type lockedSeat struct {
+	status  string
+	token   string
+	holder  string
+	expires *time.Time
+	lapsed  bool
+}
+
+// holdSQL holds seats that are free or whose hold lapsed. now is evaluated once,
+// so every seat of the request gets the same expiry.
 const holdSQL = `
-WITH locked AS MATERIALIZED (
-    SELECT id FROM seats
-    WHERE id = ANY($1::uuid[]) AND show_id = $2
-    ORDER BY id
-    FOR NO KEY UPDATE
-)
+WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
 UPDATE seats AS s
-SET status = 'held', hold_token = $3, holder = $4,
-    hold_expires_at = (SELECT clock_timestamp()) + $5::interval,
+SET status = 'held', hold_token = $3, holder = $4, hold_expires_at = now.t + $5::interval,
     version = s.version + 1
-FROM locked
-WHERE s.id = locked.id
-  AND (s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= clock_timestamp()))
-RETURNING s.id, (SELECT clock_timestamp()), s.hold_token, s.hold_expires_at`
+FROM now
+WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
+  AND (s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= now.t))
+RETURNING s.id, now.t, s.hold_expires_at`
 
 const insertHoldSQL = `
 INSERT INTO holds (token, show_id, user_id, expires_at) VALUES ($1, $2, $3, $4)`
@@ -41,21 +59,22 @@ INSERT INTO holds (token, show_id, user_id, expires_at) VALUES ($1, $2, $3, $4)`
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, holdSQL, sorted(p.SeatIDs), p.ShowID, p.Token, p.UserID, p.TTL)
+		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, holdSQL, p.Token, p.UserID, p.TTL)
 		if err != nil {
 			return err
 		}
-		changed, err := collectChanged(rows)
-		if err != nil {
-			return err
-		}
-		h.ExpiresAt = changed.expiresAt
 		if len(changed.ids) != len(p.SeatIDs) {
 			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, changed.ids))
 		}
+		h.ExpiresAt = changed.expiresAt
+		for _, id := range p.SeatIDs {
+			if l := locked[id]; l.status == string(booking.StatusHeld) && l.expires != nil {
+				h.Lapsed = append(h.Lapsed, *l.expires)
+			}
+		}
 		b := &pgx.Batch{}
 		b.Queue(insertHoldSQL, p.Token, p.ShowID, p.UserID, h.ExpiresAt)
-		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: changed.at}, changed.ids, changed.tokens)
+		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: changed.at}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
 		if err := queueReceipt(b, p.Idempotent, h); err != nil {
 			return err
 		}
@@ -68,40 +87,24 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 }
 
 // bookSQL sells seats the user holds under a live hold (under hold $5, if given).
-// It reads each seat's hold from the locked row, because RETURNING sees new values.
 const bookSQL = `
-WITH locked AS MATERIALIZED (
-    SELECT id, hold_token FROM seats
-    WHERE id = ANY($1::uuid[]) AND show_id = $2
-    ORDER BY id
-    FOR NO KEY UPDATE
-)
+WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
 UPDATE seats AS s
-SET status = 'booked', booking_id = $3,
-    hold_token = NULL, holder = NULL, hold_expires_at = NULL,
+SET status = 'booked', booking_id = $3, hold_token = NULL, holder = NULL, hold_expires_at = NULL,
     version = s.version + 1
-FROM locked
-WHERE s.id = locked.id
-  AND s.status = 'held' AND s.holder = $4
-  AND s.hold_expires_at > clock_timestamp()
+FROM now
+WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
+  AND s.status = 'held' AND s.holder = $4 AND s.hold_expires_at > now.t
   AND ($5::uuid IS NULL OR s.hold_token = $5)
-RETURNING s.id, (SELECT clock_timestamp()), locked.hold_token, NULL::timestamptz`
+RETURNING s.id, now.t, NULL::timestamptz`
 
 const insertBookingSQL = `
 INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
 SELECT $1, b.seat_id, $2, $3, b.hold_token, $6
 FROM unnest($4::uuid[], $5::uuid[]) AS b(seat_id, hold_token)`
 
-// bookFailureSQL tells, for seats a book could not take, which of them the user
-// held under a hold that has lapsed. Run inside the failed transaction, it sees
-// the rows as they were locked.
-const bookFailureSQL = `
-SELECT id, status = 'held' AND holder = $2 AND ($3::uuid IS NULL OR hold_token = $3)
-           AND hold_expires_at <= clock_timestamp()
-FROM seats WHERE id = ANY($1::uuid[])`
-
-// holdLapsedSQL tells whether a user's hold has lapsed, even after its seats were
-// released or taken by someone else.
+// holdLapsedSQL tells whether a user's hold has lapsed, after its seats were
+// released by expiry or taken by someone else.
 const holdLapsedSQL = `
 SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id = $2`
 
@@ -109,21 +112,17 @@ SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id =
 func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking, error) {
 	bk := booking.Booking{ID: p.BookingID, ShowID: p.ShowID, UserID: p.UserID, SeatIDs: p.SeatIDs}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, bookSQL, sorted(p.SeatIDs), p.ShowID, p.BookingID, p.UserID, nullable(p.HoldToken))
-		if err != nil {
-			return err
-		}
-		changed, err := collectChanged(rows)
+		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, bookSQL, p.BookingID, p.UserID, nullable(p.HoldToken))
 		if err != nil {
 			return err
 		}
 		if len(changed.ids) != len(p.SeatIDs) {
-			return bookFailure(ctx, tx, p, booking.Unchanged(p.SeatIDs, changed.ids))
+			return bookFailure(ctx, tx, p, locked, booking.Unchanged(p.SeatIDs, changed.ids))
 		}
 		bk.BookedAt = changed.at
 		b := &pgx.Batch{}
-		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, changed.ids, changed.tokens, changed.at)
-		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: changed.at}, changed.ids, nil)
+		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, p.SeatIDs, tokensOf(locked, p.SeatIDs), changed.at)
+		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: changed.at}, p.SeatIDs, nil)
 		if err := queueReceipt(b, p.Idempotent, bk); err != nil {
 			return err
 		}
@@ -135,79 +134,67 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 	return bk, nil
 }
 
-// bookFailure explains why a book could not take the failed seats: 409 for seats
-// the user does not hold, else 410 for holds that lapsed.
-func bookFailure(ctx context.Context, tx pgx.Tx, p booking.BookParams, failed []string) error {
-	if p.HoldToken != "" {
+// bookFailure explains why a book could not take the failed seats, from the
+// rows as they were locked: 409 for seats sold or not the user's, else 410 for
+// the user's holds that lapsed.
+func bookFailure(ctx context.Context, tx pgx.Tx, p booking.BookParams, locked map[string]lockedSeat, failed []string) error {
+	var taken, expired, unclear []string
+	for _, id := range failed {
+		l := locked[id]
+		switch {
+		case l.status == string(booking.StatusBooked):
+			taken = append(taken, id)
+		case l.status == string(booking.StatusHeld) && l.holder == p.UserID && (p.HoldToken == "" || l.token == p.HoldToken) && l.lapsed:
+			expired = append(expired, id)
+		default:
+			unclear = append(unclear, id)
+		}
+	}
+	// A seat no longer held under the caller's hold is theirs to hear "expired"
+	// about if that hold lapsed, whoever has the seat now.
+	if len(unclear) > 0 && p.HoldToken != "" {
 		var lapsed bool
 		err := tx.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID).Scan(&lapsed)
-		if err == nil && lapsed {
-			return booking.HoldExpired(failed)
-		}
-		if err != nil && err != pgx.ErrNoRows {
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-	}
-	rows, err := tx.Query(ctx, bookFailureSQL, failed, p.UserID, nullable(p.HoldToken))
-	if err != nil {
-		return err
-	}
-	lapsed := make(map[string]bool, len(failed))
-	var id string
-	var l bool
-	if _, err := pgx.ForEachRow(rows, []any{&id, &l}, func() error { lapsed[id] = l; return nil }); err != nil {
-		return err
-	}
-	var taken, expired []string
-	for _, id := range failed {
-		if lapsed[id] {
-			expired = append(expired, id)
-		} else {
-			taken = append(taken, id)
+		if lapsed {
+			expired, unclear = append(expired, unclear...), nil
 		}
 	}
+	taken = append(taken, unclear...)
 	if len(taken) > 0 {
-		return booking.SeatsUnavailable(taken)
+		return booking.SeatsUnavailable(inOrder(failed, taken))
 	}
-	return booking.HoldExpired(expired)
+	return booking.HoldExpired(inOrder(failed, expired))
 }
 
 // releaseSQL frees seats the user holds (under hold $4, if given), lapsed or not.
 const releaseSQL = `
-WITH locked AS MATERIALIZED (
-    SELECT id, hold_token FROM seats
-    WHERE id = ANY($1::uuid[]) AND show_id = $2
-    ORDER BY id
-    FOR NO KEY UPDATE
-)
+WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
 UPDATE seats AS s
 SET status = 'available', hold_token = NULL, holder = NULL, hold_expires_at = NULL,
     version = s.version + 1
-FROM locked
-WHERE s.id = locked.id
+FROM now
+WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
   AND s.status = 'held' AND s.holder = $3
   AND ($4::uuid IS NULL OR s.hold_token = $4)
-RETURNING s.id, (SELECT clock_timestamp()), locked.hold_token, NULL::timestamptz`
+RETURNING s.id, now.t, NULL::timestamptz`
 
 // Release implements booking.SeatStore.
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
 	r := booking.Release{ShowID: p.ShowID}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, releaseSQL, sorted(p.SeatIDs), p.ShowID, p.UserID, nullable(p.HoldToken))
-		if err != nil {
-			return err
-		}
-		changed, err := collectChanged(rows)
+		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, releaseSQL, p.UserID, nullable(p.HoldToken))
 		if err != nil {
 			return err
 		}
 		if len(changed.ids) != len(p.SeatIDs) {
 			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, changed.ids))
 		}
-		r.SeatIDs, r.ReleasedAt = p.SeatIDs, changed.at
-		r.HoldTokens = changed.tokensFor(p.SeatIDs)
+		r.SeatIDs, r.ReleasedAt, r.HoldTokens = p.SeatIDs, changed.at, tokensOf(locked, p.SeatIDs)
 		b := &pgx.Batch{}
-		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: changed.at}, changed.ids, changed.tokens)
+		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: changed.at}, p.SeatIDs, r.HoldTokens)
 		if err := queueReceipt(b, p.Idempotent, r); err != nil {
 			return err
 		}
@@ -217,6 +204,68 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 		return booking.Release{}, wrap(err, "release seats")
 	}
 	return r, nil
+}
+
+// changedSeats are the rows a transition's UPDATE returned: (seat id, the
+// statement's time, the new hold expiry if any).
+type changedSeats struct {
+	ids       []string
+	at        time.Time
+	expiresAt time.Time
+}
+
+// transition locks seatIDs of showID and runs update, whose first two
+// parameters are the seat ids and the show id, followed by args.
+func transition(ctx context.Context, tx pgx.Tx, seatIDs []string, showID, update string, args ...any) (map[string]lockedSeat, changedSeats, error) {
+	locked := make(map[string]lockedSeat, len(seatIDs))
+	var changed changedSeats
+	b := &pgx.Batch{}
+	b.Queue(lockSeatsSQL, seatIDs, showID).Query(func(rows pgx.Rows) error {
+		var id string
+		var l lockedSeat
+		_, err := pgx.ForEachRow(rows, []any{&id, &l.status, &l.token, &l.holder, &l.expires, &l.lapsed}, func() error {
+			locked[id] = l
+			return nil
+		})
+		return err
+	})
+	b.Queue(update, append([]any{seatIDs, showID}, args...)...).Query(func(rows pgx.Rows) error {
+		var id string
+		var expires *time.Time
+		_, err := pgx.ForEachRow(rows, []any{&id, &changed.at, &expires}, func() error {
+			changed.ids = append(changed.ids, id)
+			if expires != nil {
+				changed.expiresAt = *expires
+			}
+			return nil
+		})
+		return err
+	})
+	return locked, changed, tx.SendBatch(ctx, b).Close()
+}
+
+// tokensOf returns the hold each of seatIDs was locked under.
+func tokensOf(locked map[string]lockedSeat, seatIDs []string) []string {
+	out := make([]string, len(seatIDs))
+	for i, id := range seatIDs {
+		out[i] = locked[id].token
+	}
+	return out
+}
+
+// inOrder returns the ids of subset in the order they have in all.
+func inOrder(all, subset []string) []string {
+	in := make(map[string]bool, len(subset))
+	for _, id := range subset {
+		in[id] = true
+	}
+	var out []string
+	for _, id := range all {
+		if in[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // appendEventsSQL bumps the show's seq by the number of events and numbers them
@@ -243,44 +292,4 @@ func queueEvents(b *pgx.Batch, showID string, e event, seatIDs, holdTokens []str
 		holdTokens = []string{}
 	}
 	b.Queue(appendEventsSQL, showID, seatIDs, string(e.status), holdTokens, nullable(e.bookingID), e.at)
-}
-
-// changedSeats are the rows a transition statement returned: every statement
-// returns (seat id, statement time, the seat's hold, the hold's expiry).
-type changedSeats struct {
-	ids       []string
-	tokens    []string // the hold of each seat, where the statement returns one
-	at        time.Time
-	expiresAt time.Time
-}
-
-// tokensFor returns the hold of each of seatIDs, which must all have changed.
-func (c changedSeats) tokensFor(seatIDs []string) []string {
-	byID := make(map[string]string, len(c.ids))
-	for i, id := range c.ids {
-		byID[id] = c.tokens[i]
-	}
-	out := make([]string, len(seatIDs))
-	for i, id := range seatIDs {
-		out[i] = byID[id]
-	}
-	return out
-}
-
-func collectChanged(rows pgx.Rows) (changedSeats, error) {
-	var c changedSeats
-	var id string
-	var token *string
-	var expires *time.Time
-	_, err := pgx.ForEachRow(rows, []any{&id, &c.at, &token, &expires}, func() error {
-		c.ids = append(c.ids, id)
-		if token != nil {
-			c.tokens = append(c.tokens, *token)
-		}
-		if expires != nil {
-			c.expiresAt = *expires
-		}
-		return nil
-	})
-	return c, err
 }

@@ -1,12 +1,12 @@
 package postgres
 
-import "slices"
-
-// sorted returns a sorted copy of ids: the order in which rows are locked.
-func sorted(ids []string) []string {
-	s := slices.Clone(ids)
-	slices.Sort(s)
-	return s
+// repeat returns n copies of s.
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
 }
 
 // nullable turns "" into SQL NULL.

@@ -49,8 +49,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes every connection.
-func (s *Store) Close() { s.pool.Close() }
+// Close closes every connection. It returns an error only to match the other
+// stores; closing a pool cannot fail.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }

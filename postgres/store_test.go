@@ -2,6 +2,11 @@ package postgres_test
 
 import (
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"seatmanager/booking"
 
 	"seatmanager/internal/testenv"
 	"seatmanager/postgres"
@@ -17,7 +22,7 @@ func MustOpen(tb testing.TB) *postgres.Store {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Close)
+	tb.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -33,5 +38,62 @@ func TestMigrationsRunOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
+	}
+}
+
+// TestHoldWaitsForRelease: a hold that waits for a seat's lock while another
+// transaction releases the seat must judge the seat as released, not as it was
+// when the hold's statement began.
+func TestHoldWaitsForRelease(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	show := storetest.NewShowSpec(1, 1)
+	if _, err := s.CreateShow(t.Context(), show); err != nil {
+		t.Fatal(err)
+	}
+	seat := show.Seats[0].ID
+	if _, err := s.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: show.ID, UserID: "alice", SeatIDs: []string{seat}, TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	tx, err := conn.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), `UPDATE seats SET status = 'available', hold_token = NULL, holder = NULL,
+		hold_expires_at = NULL WHERE id = $1`, seat); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: show.ID, UserID: "bob", SeatIDs: []string{seat}, TTL: time.Minute})
+		done <- err
+	}()
+	// Wait until bob's hold is blocked on the seat's lock, then let go.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND datname = current_database()`).Scan(&waiting); err == nil && waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("bob's hold never waited for the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("bob's hold after the release committed: got %v, want success", err)
 	}
 }

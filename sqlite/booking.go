@@ -27,6 +27,11 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
 	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
 		expires := now + p.TTL.Milliseconds()
+		lapsed, err := queryInts(ctx, tx, "SELECT hold_expires_at FROM seats WHERE "+seatsIn+" AND status = 'held' AND hold_expires_at <= ?",
+			jsonArray(p.SeatIDs), now)
+		if err != nil {
+			return err
+		}
 		held, err := queryStrings(ctx, tx, holdSQL, p.Token, p.UserID, expires, jsonArray(p.SeatIDs), p.ShowID, now)
 		if err != nil {
 			return err
@@ -40,6 +45,9 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 			return err
 		}
 		h.ExpiresAt = time.UnixMilli(expires)
+		for _, ms := range lapsed {
+			h.Lapsed = append(h.Lapsed, time.UnixMilli(ms))
+		}
 		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs))); err != nil {
 			return err
 		}

@@ -25,6 +25,10 @@ type Store interface {
 	Receipt(ctx context.Context, scope, key string) (booking.Receipt, error)
 	SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error)
 	SweepReceipts(ctx context.Context, limit int) (int, error)
+	LookupHold(ctx context.Context, token string) (booking.Hold, error)
+	ExtendHold(ctx context.Context, p booking.ExtendParams) (booking.Hold, error)
+	ReleaseHold(ctx context.Context, token string) (booking.Lapse, error)
+	ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error)
 }
 
 // Run runs the suite. newStore returns an empty store of its own for each test.
@@ -54,6 +58,13 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"ReceiptRenderFailure":    testReceiptRenderFailure,
 		"SaveReceiptFirstWins":    testSaveReceipt,
 		"ReceiptExpiryAndSweep":   testReceiptExpiry,
+		"LookupHold":              testLookupHold,
+		"ExtendHold":              testExtendHold,
+		"ExtendOutlivesOldExpiry": testExtendOutlives,
+		"ReleaseHoldOnlyLapsed":   testReleaseHold,
+		"ReleaseLapsedSweeps":     testReleaseLapsed,
+		"LazyTakeoverReported":    testLazyTakeover,
+		"ExpiryRacesBook":         testExpiryRacesBook,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -56,6 +56,7 @@ func TestConcurrentRedisKilled(t *testing.T) {
 	r := testenv.StartRedis(t)
 	env := map[string]string{
 		"SEATD_DATABASE_URL": testenv.PostgresURL(t),
+		"SEATD_DEMO":         "true",
 		"SEATD_REDIS_URL":    "redis://" + r.Addr() + "/0",
 		"SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
 	}
@@ -101,6 +102,7 @@ func backendEnv(t *testing.T, backend string) map[string]string {
 		env["SEATD_DATABASE_URL"] = filepath.Join(t.TempDir(), "seatd.db")
 	case "postgres":
 		env["SEATD_DATABASE_URL"] = testenv.PostgresURL(t)
+		env["SEATD_DEMO"] = "true"
 	default:
 		t.Fatalf("unknown store %q", storeName)
 	}

@@ -18,7 +18,11 @@ type Config struct {
 	DatabaseURL     string
 	RedisURL        string
 	RedisPrefix     string
+	RedisConfigure  bool
+	Gate            bool
 	HoldTTL         time.Duration
+	MaxExtensions   int
+	SweepInterval   time.Duration
 	IdempotencyTTL  time.Duration
 	MaxSeats        int
 	Demo            bool
@@ -46,11 +50,20 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		"redis:// URL of the seat gate; empty: in-process gate [SEATD_REDIS_URL]")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env.str("SEATD_REDIS_PREFIX", "seatd:"),
 		"prefix of every Redis key seatd writes [SEATD_REDIS_PREFIX]")
+	fs.BoolVar(&cfg.RedisConfigure, "redis-configure", env.bool("SEATD_REDIS_CONFIGURE", true),
+		"enable Redis keyspace expiry events (CONFIG SET notify-keyspace-events); false for managed Redis that forbids CONFIG [SEATD_REDIS_CONFIGURE]")
+	fs.BoolVar(&cfg.Gate, "gate", env.bool("SEATD_GATE", true),
+		"answer contended holds at the seat gate; false makes the database decide every request [SEATD_GATE]")
 	fs.DurationVar(&cfg.HoldTTL, "hold-ttl", env.duration("SEATD_HOLD_TTL", 60*time.Second), "how long a hold lasts [SEATD_HOLD_TTL]")
+	fs.IntVar(&cfg.MaxExtensions, "hold-max-extensions", env.int("SEATD_HOLD_MAX_EXTENSIONS", 2),
+		"how many times a hold may be extended by one TTL [SEATD_HOLD_MAX_EXTENSIONS]")
+	fs.DurationVar(&cfg.SweepInterval, "sweep-interval", env.duration("SEATD_SWEEP_INTERVAL", time.Second),
+		"how often lapsed holds missed by expiry notices are swept; 0 turns the sweep off [SEATD_SWEEP_INTERVAL]")
 	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", env.duration("SEATD_IDEMPOTENCY_TTL", 24*time.Hour),
 		"how long the answers of keyed requests are kept for retries [SEATD_IDEMPOTENCY_TTL]")
 	fs.IntVar(&cfg.MaxSeats, "max-seats", env.int("SEATD_MAX_SEATS", 10), "most seats in one request [SEATD_MAX_SEATS]")
-	fs.BoolVar(&cfg.Demo, "demo", env.bool("SEATD_DEMO", true), "seed demo shows into an empty database [SEATD_DEMO]")
+	fs.BoolVar(&cfg.Demo, "demo", env.bool("SEATD_DEMO", false),
+		"seed demo shows into an empty database; default true for SQLite, false for PostgreSQL [SEATD_DEMO]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
 	fs.TextVar(&cfg.LogLevel, "log-level", env.level("SEATD_LOG_LEVEL", slog.LevelInfo), "debug, info, warn or error [SEATD_LOG_LEVEL]")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("SEATD_SHUTDOWN_TIMEOUT", 10*time.Second),
@@ -61,6 +74,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	demoSet := getenv("SEATD_DEMO") != ""
+	fs.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
+	if !demoSet {
+		// The embedded default is for trying things out: it comes with shows.
+		// A production database starts empty unless asked otherwise.
+		cfg.Demo = !cfg.UsesPostgres()
+	}
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -68,10 +88,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return cfg, fmt.Errorf("hold ttl %v: must be at least 1s", cfg.HoldTTL)
 	case cfg.IdempotencyTTL < time.Minute:
 		return cfg, fmt.Errorf("idempotency ttl %v: must be at least 1m", cfg.IdempotencyTTL)
+	case cfg.MaxExtensions < 0:
+		return cfg, fmt.Errorf("hold max extensions %d: must not be negative", cfg.MaxExtensions)
+	case cfg.SweepInterval < 0:
+		return cfg, fmt.Errorf("sweep interval %v: must not be negative", cfg.SweepInterval)
 	case cfg.MaxSeats < 1:
 		return cfg, fmt.Errorf("max seats %d: must be at least 1", cfg.MaxSeats)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
 		return cfg, fmt.Errorf("log format %q: want text or json", cfg.LogFormat)
+	case !cfg.UsesPostgres() && strings.Contains(cfg.DatabaseURL, "="):
+		return cfg, fmt.Errorf("database url %q: looks like a PostgreSQL keyword DSN; use a postgres:// URL", cfg.DatabaseURL)
 	case strings.Contains(cfg.RedisPrefix, "{"):
 		return cfg, fmt.Errorf("redis prefix %q: must not contain '{'", cfg.RedisPrefix)
 	}

@@ -120,7 +120,7 @@ func retryKeyed(t *testing.T, c *http.Client, url, key, body string) answer {
 // database holds exactly one effect per key.
 func TestCrashKeepsAnswers(t *testing.T) {
 	dbURL := testenv.PostgresURL(t)
-	env := map[string]string{"SEATD_DATABASE_URL": dbURL}
+	env := map[string]string{"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true"}
 	p := startProcess(t, env)
 	c := newClient(t, p.url)
 	_, m := c.firstShow(t)
@@ -260,7 +260,7 @@ func jsonField(t *testing.T, body []byte, field string) string {
 // answer; its retry with the same key gets the booking, and there is one.
 func TestDisconnectThenRetry(t *testing.T) {
 	dbURL := testenv.PostgresURL(t)
-	s := startSeatd(t, map[string]string{"SEATD_DATABASE_URL": dbURL})
+	s := startSeatd(t, map[string]string{"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true"})
 	c := newClient(t, s.url)
 	_, m := c.firstShow(t)
 	seat := m.Seats[0].ID

@@ -20,8 +20,11 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"seatmanager/booking"
+	"seatmanager/expiry"
 	"seatmanager/httpapi"
 	"seatmanager/idempotency"
+	"seatmanager/metrics"
+	"seatmanager/redis"
 )
 
 func main() {
@@ -47,6 +50,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	// go-redis logs through a package-level logger of its own.
+	redis.LogTo(log)
 
 	store, err := openStore(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -64,18 +69,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	svc := booking.NewService(store, store, acc.gate, booking.Config{
-		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, Logger: log,
+	m := metrics.New()
+	// Lapsed holds are released by expiry notices (Redis events, or in-process
+	// timers) and by the sweep; timers also retry notices that came early.
+	worker := &expiry.Worker{Store: store, SweepInterval: cfg.SweepInterval, OnRelease: m.HoldReleased, Logger: log}
+	timers := expiry.NewTimers(func(ctx context.Context, token string) {
+		worker.Release(ctx, token, booking.ReleasedByTimer)
+	})
+	worker.Retry = timers
+	var sched booking.Scheduler = timers
+	if acc.holdKeys != nil {
+		sched = acc.holdKeys
+		acc.listener.Expired = func(ctx context.Context, token string) {
+			worker.Release(ctx, token, booking.ReleasedByEvent)
+		}
+	}
+	gate := acc.gate
+	if !cfg.Gate {
+		gate = nil
+	}
+	svc := booking.NewService(store, gate, sched, booking.Config{
+		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions,
+		Logger: log, OnRelease: m.HoldReleased,
 	})
 	api := httpapi.NewServer(svc, httpapi.Config{
 		Ready: store.Ping, Logger: log,
 		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL,
+		Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
 	})
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// A client may not trickle a body for ever; 64 KiB take no time to send.
+		ReadTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -85,9 +113,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"store", storeName(cfg), "accelerators", acceleratorsName(cfg), "hold_ttl", cfg.HoldTTL)
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx)
-	})
+	g.Go(func() error { return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx) })
+	g.Go(func() error { return worker.Run(gctx) })
+	g.Go(func() error { return timers.Run(gctx) })
+	if acc.listener != nil {
+		g.Go(func() error { return acc.listener.Run(gctx) })
+	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

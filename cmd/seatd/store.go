@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"seatmanager/booking"
+	"seatmanager/expiry"
 	"seatmanager/idempotency"
 	"seatmanager/memory"
 	"seatmanager/postgres"
@@ -17,9 +18,9 @@ import (
 // store is what seatd needs of a database: what the service reads and writes,
 // health checks and show creation.
 type store interface {
-	booking.Catalog
-	booking.SeatStore
+	booking.Store
 	idempotency.Store
+	expiry.Store
 	SweepReceipts(ctx context.Context, limit int) (int, error)
 	Ping(ctx context.Context) error
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
@@ -33,7 +34,7 @@ func openStore(ctx context.Context, databaseURL string) (store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
-		return pgStore{s}, nil
+		return s, nil
 	}
 	s, err := sqlite.Open(ctx, databaseURL)
 	if err != nil {
@@ -42,17 +43,17 @@ func openStore(ctx context.Context, databaseURL string) (store, error) {
 	return s, nil
 }
 
-// pgStore gives postgres.Store the Close that returns an error.
-type pgStore struct{ *postgres.Store }
-
-func (s pgStore) Close() error { s.Store.Close(); return nil }
-
 // accelerators are what seatd keeps outside the database to go faster: the seat
-// gate and the idempotency markers.
+// gate, the idempotency markers and, with Redis, hold keys whose expiry events
+// release lapsed holds.
 type accelerators struct {
 	gate    booking.Gate
 	markers idempotency.Markers
-	close   func()
+	// holdKeys and listener are set with Redis; without it, in-process timers
+	// stand in for them.
+	holdKeys booking.Scheduler
+	listener *redis.Listener
+	close    func()
 }
 
 // openAccelerators returns them in Redis when a Redis URL is configured, else in
@@ -62,7 +63,6 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 	if cfg.RedisURL == "" {
 		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(), close: func() {}}, nil
 	}
-	redis.LogTo(log)
 	client, err := redis.NewClient(cfg.RedisURL)
 	if err != nil {
 		return accelerators{}, err
@@ -71,10 +71,17 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 		log.Warn("redis does not answer; starting anyway, the database decides alone until it does",
 			"redis", redactURL(cfg.RedisURL), "err", err)
 	}
+	if !cfg.RedisConfigure {
+		log.Info("SEATD_REDIS_CONFIGURE=false: Redis must have notify-keyspace-events including E and x, or lapsed holds wait for the sweep")
+	} else if err := redis.EnableExpiryEvents(ctx, client); err != nil {
+		log.Warn("cannot enable Redis expiry events; lapsed holds wait for the sweep", "err", err)
+	}
 	return accelerators{
-		gate:    redis.NewGate(client, cfg.RedisPrefix),
-		markers: redis.NewMarkers(client, cfg.RedisPrefix),
-		close:   func() { client.Close() },
+		gate:     redis.NewGate(client, cfg.RedisPrefix),
+		markers:  redis.NewMarkers(client, cfg.RedisPrefix),
+		holdKeys: redis.NewHoldKeys(client, cfg.RedisPrefix),
+		listener: &redis.Listener{Client: client, DB: client.Options().DB, Prefix: cfg.RedisPrefix, Logger: log},
+		close:    func() { client.Close() },
 	}, nil
 }
 

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"database/sql"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"seatmanager/internal/testenv"
+)
+
+// holdJSON is a hold-bulk answer.
+type holdJSON struct {
+	HoldToken string    `json:"holdToken"`
+	SeatIDs   []string  `json:"seatIds"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+func (c *client) hold(t *testing.T, user string, seats ...string) holdJSON {
+	t.Helper()
+	var h holdJSON
+	c.mustCall(t, "POST", "/api/seats/hold-bulk", map[string]any{"seatIds": seats, "userId": user}, 200, &h)
+	return h
+}
+
+// releasedAt returns when the database logged a seat's latest release, if it has.
+func releasedAt(t *testing.T, db *sql.DB, postgres bool, seatID string) (time.Time, bool) {
+	t.Helper()
+	at := "at"
+	if postgres {
+		at = "(extract(epoch FROM at) * 1000)::bigint"
+	}
+	var ms int64
+	err := db.QueryRowContext(t.Context(), "SELECT "+at+" FROM seat_events WHERE seat_id = '"+seatID+
+		"' AND status = 'available' ORDER BY seq DESC LIMIT 1").Scan(&ms)
+	if err == sql.ErrNoRows {
+		return time.Time{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return time.UnixMilli(ms), true
+}
+
+// awaitRelease waits until the database has released a hold's seats, and
+// returns how long after the hold's expiry that happened.
+func awaitRelease(t *testing.T, db *sql.DB, postgres bool, h holdJSON, within time.Duration) time.Duration {
+	t.Helper()
+	deadline := h.ExpiresAt.Add(within)
+	for {
+		var latest time.Time
+		all := true
+		for _, seat := range h.SeatIDs {
+			at, ok := releasedAt(t, db, postgres, seat)
+			all = all && ok
+			latest = maxTime(latest, at)
+		}
+		if all {
+			return latest.Sub(h.ExpiresAt)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hold %s expiring at %v: seats not released within %v of expiry", h.HoldToken, h.ExpiresAt, within)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// metric returns the value of one sample of seatd's /metrics.
+func (c *client) metric(t *testing.T, sample string) float64 {
+	t.Helper()
+	resp, err := c.http.Get(c.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestExpiryFastPath: with the sweep off, lapsed holds are released by the
+// in-process timer (embedded default) or the Redis keyspace event (PostgreSQL
+// + Redis), well within 500 ms of their expiry.
+func TestExpiryFastPath(t *testing.T) {
+	for backend, path := range map[string]string{"sqlite+memory": "timer", "postgres+redis": "event"} {
+		t.Run(backend, func(t *testing.T) {
+			env := backendEnv(t, backend)
+			env["SEATD_HOLD_TTL"] = "1s"
+			env["SEATD_SWEEP_INTERVAL"] = "0"
+			s := startSeatd(t, env)
+			c := newClient(t, s.url)
+			_, m := c.firstShow(t)
+			seats := seatIDs(m)
+			holds := []holdJSON{c.hold(t, "alice", seats[0], seats[1], seats[2]), c.hold(t, "bob", seats[3])}
+			db := openDB(t, env["SEATD_DATABASE_URL"])
+			pg := backend != "sqlite+memory"
+			for _, h := range holds {
+				delay := awaitRelease(t, db, pg, h, 5*time.Second)
+				if delay > 500*time.Millisecond {
+					t.Errorf("hold released %v after its expiry, want within 500ms", delay)
+				}
+				t.Logf("released %v after expiry", delay)
+			}
+			sample := fmt.Sprintf(`seatd_lapsed_holds_released_total{path=%q}`, path)
+			if got := c.metric(t, sample); got != 2 {
+				t.Errorf("%s = %v, want 2", sample, got)
+			}
+		})
+	}
+}
+
+// TestSweeperCatchesLostEvents: Redis restarts without persistence, so the
+// hold keys and the event configuration are gone; the sweep still releases
+// every lapsed hold.
+func TestSweeperCatchesLostEvents(t *testing.T) {
+	r := testenv.StartRedis(t)
+	env := map[string]string{
+		"SEATD_DATABASE_URL": testenv.PostgresURL(t), "SEATD_DEMO": "true",
+		"SEATD_REDIS_URL": "redis://" + r.Addr() + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
+		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": "200ms",
+	}
+	s := startSeatd(t, env)
+	c := newClient(t, s.url)
+	_, m := c.firstShow(t)
+	seats := seatIDs(m)
+	h := c.hold(t, "alice", seats[0], seats[1])
+	r.Kill(t)
+	r.Start(t)
+	awaitRelease(t, openDB(t, env["SEATD_DATABASE_URL"]), true, h, 5*time.Second)
+	if got := c.metric(t, `seatd_lapsed_holds_released_total{path="sweeper"}`); got != 1 {
+		t.Errorf("sweeper releases: got %v, want 1", got)
+	}
+}
+
+// TestTwoInstancesReleaseOnce: two seatd on one PostgreSQL and Redis both hear
+// every expiry event; each lapsed hold is still released exactly once.
+func TestTwoInstancesReleaseOnce(t *testing.T) {
+	env := backendEnv(t, "postgres+redis")
+	env["SEATD_HOLD_TTL"] = "1s"
+	env["SEATD_SWEEP_INTERVAL"] = "0"
+	a := newClient(t, startSeatd(t, env).url)
+	b := newClient(t, startSeatd(t, env).url)
+	_, m := a.firstShow(t)
+	seats := seatIDs(m)
+	var holds []holdJSON
+	for i := range 10 {
+		c := a
+		if i%2 == 1 {
+			c = b
+		}
+		holds = append(holds, c.hold(t, fmt.Sprintf("user-%d", i), seats[2*i], seats[2*i+1]))
+	}
+	db := openDB(t, env["SEATD_DATABASE_URL"])
+	for _, h := range holds {
+		awaitRelease(t, db, true, h, 5*time.Second)
+	}
+	var events, seatsReleased int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*), count(DISTINCT seat_id) FROM seat_events WHERE status = 'available'").Scan(&events, &seatsReleased); err != nil {
+		t.Fatal(err)
+	}
+	if events != 20 || seatsReleased != 20 {
+		t.Errorf("got %d release events for %d seats, want one for each of 20", events, seatsReleased)
+	}
+	sample := `seatd_lapsed_holds_released_total{path="event"}`
+	if got := a.metric(t, sample) + b.metric(t, sample); got != 10 {
+		t.Errorf("event releases over both instances: got %v, want 10", got)
+	}
+}
+
+// TestBookAroundExpiry: a hold booked just before its expiry stays booked; one
+// booked after it gets 410 and changes nothing.
+func TestBookAroundExpiry(t *testing.T) {
+	env := backendEnv(t, "sqlite+memory")
+	env["SEATD_HOLD_TTL"] = "1s"
+	s := startSeatd(t, env)
+	c := newClient(t, s.url)
+	_, m := c.firstShow(t)
+	seats := seatIDs(m)
+	db := openDB(t, env["SEATD_DATABASE_URL"])
+
+	h := c.hold(t, "early", seats[0])
+	time.Sleep(time.Until(h.ExpiresAt.Add(-300 * time.Millisecond)))
+	c.mustCall(t, "POST", "/api/seats/book-bulk", map[string]any{"seatIds": h.SeatIDs, "userId": "early", "holdToken": h.HoldToken}, 200, nil)
+
+	late := c.hold(t, "late", seats[1])
+	awaitRelease(t, db, false, late, 5*time.Second)
+	status, err := c.call("POST", "/api/seats/book-bulk", map[string]any{"seatIds": late.SeatIDs, "userId": "late", "holdToken": late.HoldToken}, nil)
+	if err != nil || status != http.StatusGone {
+		t.Errorf("book after expiry: got (%d, %v), want 410", status, err)
+	}
+	c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &m)
+	if m.Seats[0].Status != "booked" || m.Seats[1].Status != "available" {
+		t.Errorf("got %s and %s, want booked and available", m.Seats[0].Status, m.Seats[1].Status)
+	}
+	if _, released := releasedAt(t, db, false, seats[0]); released {
+		t.Error("the seat booked before its expiry was released afterwards")
+	}
+}

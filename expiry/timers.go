@@ -1,0 +1,106 @@
+package expiry
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"seatmanager/booking"
+)
+
+// Timers is the in-process expiry notice: a booking.Scheduler that calls Fire
+// with a hold's token when its expiry comes. One goroutine (Run) owns the
+// waiting, however many holds there are.
+type Timers struct {
+	// Fire is called, from Run's goroutine, for each hold whose time came.
+	Fire func(ctx context.Context, token string)
+
+	mu   sync.Mutex
+	due  dueHeap
+	wake chan struct{}
+}
+
+var _ booking.Scheduler = (*Timers)(nil)
+
+// NewTimers returns timers calling fire.
+func NewTimers(fire func(ctx context.Context, token string)) *Timers {
+	return &Timers{Fire: fire, wake: make(chan struct{}, 1)}
+}
+
+// Schedule arranges for Fire(h.Token) at h.ExpiresAt. Scheduling a hold again
+// (an extension) adds another notice; the early one finds the hold live and
+// frees nothing.
+func (t *Timers) Schedule(_ context.Context, h booking.Hold) error {
+	t.mu.Lock()
+	heap.Push(&t.due, dueHold{at: h.ExpiresAt, token: h.Token})
+	t.mu.Unlock()
+	select { // Run may be waiting for a later notice
+	case t.wake <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Run fires notices as they come due until ctx is done.
+func (t *Timers) Run(ctx context.Context) error {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		for _, token := range t.popDue(time.Now()) {
+			t.Fire(ctx, token)
+		}
+		timer.Reset(t.untilNext())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// Len is the number of notices waiting.
+func (t *Timers) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.due)
+}
+
+func (t *Timers) popDue(now time.Time) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var tokens []string
+	for len(t.due) > 0 && !t.due[0].at.After(now) {
+		tokens = append(tokens, heap.Pop(&t.due).(dueHold).token)
+	}
+	return tokens
+}
+
+func (t *Timers) untilNext() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.due) == 0 {
+		return time.Hour
+	}
+	return max(time.Until(t.due[0].at), 0)
+}
+
+type dueHold struct {
+	at    time.Time
+	token string
+}
+
+// dueHeap orders notices by time, soonest first.
+type dueHeap []dueHold
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueHold)) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

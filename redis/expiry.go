@@ -1,0 +1,101 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"seatmanager/booking"
+)
+
+// Expiry notices through Redis: every hold gets a key that Redis deletes when
+// the hold lapses, and every seatd instance listens for those deletions on the
+// keyspace-event channel, so a lapsed hold is released within milliseconds by
+// whichever instance hears first, even if the one that made it has died.
+
+// HoldKeys is a booking.Scheduler that gives each hold a key expiring with it.
+type HoldKeys struct {
+	client goredis.UniversalClient
+	prefix string
+}
+
+var _ booking.Scheduler = (*HoldKeys)(nil)
+
+// NewHoldKeys returns hold keys kept in client under prefix.
+func NewHoldKeys(client goredis.UniversalClient, prefix string) *HoldKeys {
+	return &HoldKeys{client: client, prefix: prefix}
+}
+
+// Schedule sets the hold's key to expire at the hold's expiry (PXAT, so that
+// the time is absolute and an extension simply moves it).
+func (k *HoldKeys) Schedule(ctx context.Context, h booking.Hold) error {
+	err := k.client.Do(ctx, "SET", k.prefix+"hold:"+h.Token, h.ShowID, "PXAT", h.ExpiresAt.UnixMilli()).Err()
+	if err != nil {
+		return fmt.Errorf("schedule expiry of hold %s: %w", h.Token, err)
+	}
+	return nil
+}
+
+// EnableExpiryEvents makes Redis publish key expirations (notify-keyspace-events
+// E and x), keeping whatever else is enabled. Managed Redis services often
+// forbid CONFIG; their operators must set it themselves.
+func EnableExpiryEvents(ctx context.Context, client goredis.UniversalClient) error {
+	cur, err := client.ConfigGet(ctx, "notify-keyspace-events").Result()
+	if err != nil {
+		return fmt.Errorf("read notify-keyspace-events: %w", err)
+	}
+	flags := cur["notify-keyspace-events"]
+	want := flags
+	if !strings.Contains(want, "E") {
+		want += "E"
+	}
+	if !strings.Contains(want, "x") && !strings.Contains(want, "A") {
+		want += "x"
+	}
+	if want == flags {
+		return nil
+	}
+	if err := client.ConfigSet(ctx, "notify-keyspace-events", want).Err(); err != nil {
+		return fmt.Errorf("set notify-keyspace-events %q: %w", want, err)
+	}
+	return nil
+}
+
+// Listener hears Redis delete expired hold keys and hands their tokens on.
+type Listener struct {
+	Client goredis.UniversalClient
+	DB     int    // the database whose events to hear
+	Prefix string // of the hold keys
+	// Expired is called, from Run's goroutine, with each lapsed hold's token.
+	Expired func(ctx context.Context, token string)
+	Logger  *slog.Logger
+}
+
+// Run listens until ctx is done. go-redis reconnects and resubscribes by
+// itself; notices that fall into a disconnection are lost, and the sweep
+// releases those holds instead.
+func (l *Listener) Run(ctx context.Context) error {
+	channel := "__keyevent@" + strconv.Itoa(l.DB) + "__:expired"
+	sub := l.Client.Subscribe(ctx, channel)
+	defer sub.Close()
+	keyPrefix := l.Prefix + "hold:"
+	msgs := sub.Channel(goredis.WithChannelHealthCheckInterval(5 * time.Second))
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case msg, ok := <-msgs:
+			if !ok {
+				return nil
+			}
+			if token, ok := strings.CutPrefix(msg.Payload, keyPrefix); ok {
+				l.Expired(ctx, token)
+			}
+		}
+	}
+}

@@ -33,6 +33,7 @@ type Error struct {
 	SeatIDs []string
 }
 
+// Error returns the detail, which is fit for clients.
 func (e *Error) Error() string { return e.Detail }
 
 // Unwrap lets errors.Is match Kind.
@@ -85,6 +86,22 @@ func Unchanged(asked, changed []string) []string {
 	var out []string
 	for _, id := range asked {
 		if !done[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// InOrder returns the ids of subset in the order they have in all, so that an
+// error lists seats in the order the client asked for them.
+func InOrder(all, subset []string) []string {
+	in := make(map[string]bool, len(subset))
+	for _, id := range subset {
+		in[id] = true
+	}
+	var out []string
+	for _, id := range all {
+		if in[id] {
 			out = append(out, id)
 		}
 	}

@@ -2,9 +2,7 @@ package booking
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"time"
 )
 
@@ -15,6 +13,9 @@ type Catalog interface {
 	SeatMap(ctx context.Context, showID string) (SeatMap, error)
 	// SeatShows maps each seat id that exists to its show; unknown ids are absent.
 	SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error)
+	// UnavailableSeats returns those of a show's seatIDs that are held or booked
+	// now, by the database clock.
+	UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error)
 }
 
 // SeatStore changes seats. Each call is one transaction that changes every seat it
@@ -124,7 +125,6 @@ type Service struct {
 
 	seatShow seatShowCache
 	gateUse  *Breaker
-	schedUse *Breaker
 }
 
 // NewService returns a Service over a store, with an optional gate and an
@@ -133,8 +133,7 @@ func NewService(store Store, gate Gate, sched Scheduler, cfg Config) *Service {
 	cfg = cfg.withDefaults()
 	return &Service{
 		store: store, gate: gate, sched: sched, cfg: cfg,
-		gateUse:  &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
-		schedUse: &Breaker{Name: "hold expiry scheduler", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
+		gateUse: &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
 	}
 }
 
@@ -194,7 +193,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	}
 	token := NewID()
 	if taken := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL); len(taken) > 0 {
-		return Hold{}, SeatsUnavailable(taken)
+		return Hold{}, s.refusal(ctx, showID, seatIDs, taken)
 	}
 	h, err := s.store.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
@@ -252,10 +251,25 @@ func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, erro
 	return h, nil
 }
 
+// refusal names every seat of a request that the gate refused which is not
+// free: the gate knows only the seats it has keys for (a seat sold longer ago
+// than a hold TTL has none), so the database is asked about the others. A read,
+// and only when the gate's answer may be incomplete.
+func (s *Service) refusal(ctx context.Context, showID string, seatIDs, taken []string) error {
+	if len(taken) < len(seatIDs) {
+		others, err := s.store.UnavailableSeats(ctx, showID, Unchanged(seatIDs, taken))
+		if err != nil {
+			return err
+		}
+		taken = InOrder(seatIDs, append(taken, others...))
+	}
+	return SeatsUnavailable(taken)
+}
+
 // checkToken validates a hold request's user and token.
 func checkToken(userID, token string) (string, error) {
-	if !ValidUserID(userID) {
-		return "", Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", MaxUserIDLen)
+	if err := CheckUserID(userID); err != nil {
+		return "", err
 	}
 	id, ok := ParseID(token)
 	if !ok {
@@ -267,16 +281,14 @@ func checkToken(userID, token string) (string, error) {
 // schedule tells the scheduler when h lapses. Failing is not fatal: the sweep
 // releases what no notice does.
 func (s *Service) schedule(ctx context.Context, h Hold) {
-	if s.sched == nil || !s.schedUse.Allow() {
+	if s.sched == nil {
 		return
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
 	defer cancel()
 	if err := s.sched.Schedule(sctx, h); err != nil {
-		s.schedUse.Failed(err)
-		return
+		s.cfg.Logger.Debug("schedule hold expiry", "token", h.Token, "err", err)
 	}
-	s.schedUse.Worked()
 }
 
 // Book sells seats that req.UserID holds: all of them, or none.
@@ -327,8 +339,8 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 // checkRequest validates the parts every seat request shares and returns the seat
 // ids in canonical form, in the order given.
 func (s *Service) checkRequest(userID string, seatIDs []string, holdToken string) ([]string, error) {
-	if !ValidUserID(userID) {
-		return nil, Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", MaxUserIDLen)
+	if err := CheckUserID(userID); err != nil {
+		return nil, err
 	}
 	if holdToken != "" {
 		if _, ok := ParseID(holdToken); !ok {
@@ -407,9 +419,11 @@ func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []s
 }
 
 // release gives the gate back seats that token did not end up holding, or that
-// were freed. It runs even if the caller has gone, so that keys do not linger.
+// were freed. It runs even if the caller has gone, and even while the gate is
+// bypassed (its Acquire may have set keys just before it failed): a key left
+// behind would turn buyers of a free seat away for a whole hold TTL.
 func (s *Service) release(ctx context.Context, showID, token string, seatIDs []string) {
-	if s.gate == nil || !s.gateUse.Allow() {
+	if s.gate == nil {
 		return
 	}
 	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
@@ -431,45 +445,4 @@ func clip(s string) string {
 		return s[:max] + "…"
 	}
 	return s
-}
-
-// seatShowCache remembers which show each seat belongs to. A seat never moves to
-// another show, so entries never go stale; the cache only bounds its size.
-type seatShowCache struct {
-	mu sync.RWMutex
-	m  map[string]string
-}
-
-const seatShowCacheMax = 1 << 20
-
-func (c *seatShowCache) lookup(seatIDs []string) (shows map[string]string, missing []string) {
-	shows = make(map[string]string, len(seatIDs))
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	for _, id := range seatIDs {
-		if show, ok := c.m[id]; ok {
-			shows[id] = show
-		} else {
-			missing = append(missing, id)
-		}
-	}
-	return shows, missing
-}
-
-func (c *seatShowCache) add(m map[string]string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m)+len(m) > seatShowCacheMax {
-		c.m = make(map[string]string, len(m))
-	}
-	for id, show := range m {
-		c.m[id] = show
-	}
-}
-
-// IsClientError reports whether err is one the caller caused or can act on, as
-// opposed to a failure of the system.
-func IsClientError(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -248,4 +249,65 @@ func showOf(t *testing.T, s *countingStore, seatID string) string {
 		t.Fatal(err)
 	}
 	return m[seatID]
+}
+
+// TestGateRefusalNamesEverySeat: the gate refuses a request for a seat it has a
+// key for; the 409 must also name seats the gate knows nothing of but the
+// database has taken (sold long ago, or held while Redis was flushed).
+func TestGateRefusalNamesEverySeat(t *testing.T) {
+	store, seats := newStore(t)
+	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{})
+	// seats[0] is held in the database only; seats[1] through the service.
+	if _, err := store.Store.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: showOf(t, store, seats[0]), UserID: "alice", SeatIDs: seats[:1], TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[1:2]}); err != nil {
+		t.Fatal(err)
+	}
+	before := store.holds.Load()
+	_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: []string{seats[2], seats[1], seats[0]}})
+	var be *booking.Error
+	if !errors.As(err, &be) || !errors.Is(err, booking.ErrSeatUnavailable) {
+		t.Fatalf("got %v, want ErrSeatUnavailable", err)
+	}
+	if want := []string{seats[1], seats[0]}; !slices.Equal(be.SeatIDs, want) {
+		t.Errorf("got conflicting seats %v, want %v in request order", be.SeatIDs, want)
+	}
+	if store.holds.Load() != before {
+		t.Error("a request the gate refused reached the store's Hold")
+	}
+}
+
+// TestReleaseReachesGateDuringBackoff: a release while the gate is bypassed
+// after a failure still removes the seats' keys, so they are not turned away
+// at the gate once it is used again.
+func TestReleaseReachesGateDuringBackoff(t *testing.T) {
+	store, seats := newStore(t)
+	inner := memory.NewGate()
+	var fail atomic.Bool
+	gate := &fakeGate{
+		acquire: func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
+			if fail.Swap(false) {
+				return nil, errors.New("timeout")
+			}
+			return inner.Acquire(ctx, showID, token, seatIDs, ttl)
+		},
+		release: inner.Release,
+	}
+	const backoff = 100 * time.Millisecond
+	svc := booking.NewService(store, gate, nil, booking.Config{GateBackoff: backoff, Logger: slog.New(slog.DiscardHandler)})
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: seats[1:2]}); err != nil {
+		t.Fatal(err) // the gate failed; the database decided
+	}
+	if _, err := svc.Release(t.Context(), booking.ReleaseRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(backoff + 20*time.Millisecond) // the backoff is a span of time; nothing to poll
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:1]}); err != nil {
+		t.Errorf("hold of a released seat once the gate is back: %v", err)
+	}
 }

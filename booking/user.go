@@ -21,3 +21,14 @@ func ValidUserID(id string) bool {
 	}
 	return true
 }
+
+// CheckUserID returns an ErrInvalid error saying what is wrong with id, or nil.
+func CheckUserID(id string) error {
+	switch {
+	case id == "":
+		return Invalidf("userId is required")
+	case !ValidUserID(id):
+		return Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", MaxUserIDLen)
+	}
+	return nil
+}

@@ -104,3 +104,41 @@ func (h *dueHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return x
 }
+
+// Both schedules every hold with each of its schedulers: with Redis, the
+// instance that made a hold releases it on time by its own timer, whatever
+// Redis's expiry cycle does, and the Redis key's event covers the hold if that
+// instance dies first. Whichever comes second finds nothing to release.
+type Both []booking.Scheduler
+
+// Schedule schedules h with every scheduler, and reports the first failure.
+func (b Both) Schedule(ctx context.Context, h booking.Hold) error {
+	var first error
+	for _, s := range b {
+		if err := s.Schedule(ctx, h); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Guarded skips a scheduler for a while after it failed (see booking.Breaker),
+// so that a Redis outage costs one timeout, not one per hold. Its failures are
+// logged by the breaker and not returned: the sweep releases what it misses.
+type Guarded struct {
+	Scheduler booking.Scheduler
+	Breaker   *booking.Breaker
+}
+
+// Schedule schedules h unless the scheduler is being skipped.
+func (g Guarded) Schedule(ctx context.Context, h booking.Hold) error {
+	if !g.Breaker.Allow() {
+		return nil
+	}
+	if err := g.Scheduler.Schedule(ctx, h); err != nil {
+		g.Breaker.Failed(err)
+		return nil
+	}
+	g.Breaker.Worked()
+	return nil
+}

@@ -11,11 +11,8 @@ import (
 // the body's userId, as the seed's API does; bearer-token authentication will
 // replace this one function, and no handler will change.
 func (s *Server) caller(_ *http.Request, claimedUserID string) (string, error) {
-	if claimedUserID == "" {
-		return "", booking.Invalidf("userId is required")
-	}
-	if !booking.ValidUserID(claimedUserID) {
-		return "", booking.Invalidf("userId must be 1 to %d letters, digits or any of ._-@:", booking.MaxUserIDLen)
+	if err := booking.CheckUserID(claimedUserID); err != nil {
+		return "", err
 	}
 	return claimedUserID, nil
 }

@@ -8,7 +8,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
+	"sync"
 
 	"seatmanager/idempotency"
 )
@@ -21,10 +23,12 @@ type decodeError struct {
 
 func (e *decodeError) Error() string { return e.detail }
 
-// decode reads the JSON object in r's body into v. The body must be JSON (or carry
-// no Content-Type), at most maxBytes long, hold exactly one object, and name only
-// fields v has: a client that misspells "seatIds" hears about it instead of having
-// its request read as empty.
+// decode reads the JSON object in r's body into v, a pointer to a struct. The
+// body must be JSON (or carry no Content-Type), at most maxBytes long, hold
+// exactly one object, and name only fields v has, each once and spelled exactly:
+// a client that misspells "seatIds" hears about it instead of having its request
+// read as empty, and a body that says two things (two "userId"s) is refused
+// rather than read as whichever came last.
 func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *decodeError {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -32,19 +36,70 @@ func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *deco
 			return &decodeError{problemUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON", ct)}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	if err != nil {
+		return describeJSONError(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return describeJSONError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return describeJSONError(err)
-		}
 		return &decodeError{problemInvalidJSON, "body has data after the JSON object"}
 	}
+	return checkMembers(body, fieldNames(v))
+}
+
+// checkMembers refuses an object member that encoding/json accepted only
+// because it matches field names case-insensitively, and a member named twice.
+func checkMembers(body []byte, names map[string]bool) *decodeError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil // null: nothing to check
+	}
+	seen := make(map[string]bool, len(names))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return describeJSONError(err)
+		}
+		name, _ := tok.(string)
+		switch {
+		case !names[name]:
+			return &decodeError{problemInvalidJSON, fmt.Sprintf("unknown field %q (field names are case-sensitive)", name)}
+		case seen[name]:
+			return &decodeError{problemInvalidJSON, fmt.Sprintf("field %q appears more than once", name)}
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return describeJSONError(err)
+		}
+	}
 	return nil
+}
+
+var fieldNameCache sync.Map // reflect.Type → map[string]bool
+
+// fieldNames returns the JSON member names of the struct v points to.
+func fieldNames(v any) map[string]bool {
+	t := reflect.TypeOf(v).Elem()
+	if names, ok := fieldNameCache.Load(t); ok {
+		return names.(map[string]bool)
+	}
+	names := map[string]bool{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" {
+			name = f.Name
+		}
+		if name != "-" && f.IsExported() {
+			names[name] = true
+		}
+	}
+	fieldNameCache.Store(t, names)
+	return names
 }
 
 func describeJSONError(err error) *decodeError {

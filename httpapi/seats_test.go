@@ -161,6 +161,8 @@ func TestBadInput(t *testing.T) {
 		{"seatIds not a list", "POST", hold, `{"seatIds":"` + s0 + `","userId":"u"}`, nil, 400, "invalid-json", "seatIds must be an array of strings"},
 		{"seat id a number", "POST", hold, `{"seatIds":[1],"userId":"u"}`, nil, 400, "invalid-json", "seatIds"},
 		{"userId a number", "POST", book, `{"seatIds":["` + s0 + `"],"userId":7}`, nil, 400, "invalid-json", "userId must be a string"},
+		{"field in other case", "POST", hold, `{"SEATIDS":["` + s0 + `"],"userId":"u"}`, nil, 400, "invalid-json", "case-sensitive"},
+		{"field twice", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"a","userId":"b"}`, nil, 400, "invalid-json", `"userId" appears more than once`},
 		{"data after object", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"u"} {}`, nil, 400, "invalid-json", "after the JSON object"},
 		{"missing userId", "POST", hold, map[string]any{"seatIds": []string{s0}}, nil, 400, "invalid-request", "userId is required"},
 		{"bad userId", "POST", hold, map[string]any{"seatIds": []string{s0}, "userId": "a b"}, nil, 400, "invalid-request", "userId"},
@@ -177,6 +179,7 @@ func TestBadInput(t *testing.T) {
 		{"not JSON", "POST", hold, `seatIds=1`, []string{"Content-Type", "application/x-www-form-urlencoded"}, 415, "unsupported-media-type", "not JSON"},
 		{"GET on a POST route", "GET", hold, nil, nil, 405, "method-not-allowed", "allowed: POST"},
 		{"DELETE on a POST route", "DELETE", release, nil, nil, 405, "method-not-allowed", "POST"},
+		{"PUT on a POST route", "PUT", hold, nil, nil, 405, "method-not-allowed", "allowed: POST"},
 		{"PUT on shows", "PUT", "/api/seats/shows", nil, nil, 405, "method-not-allowed", "GET"},
 		{"unknown route", "GET", "/api/nothing", nil, nil, 404, "not-found", "no route"},
 		{"show id not a UUID", "GET", "/api/seats/42", nil, nil, 400, "invalid-request", "not a UUID"},
@@ -192,6 +195,9 @@ func TestBadInput(t *testing.T) {
 			}
 			if tt.status == http.StatusMethodNotAllowed && r.header.Get("Allow") == "" {
 				t.Error("405 without an Allow header")
+			}
+			if tt.status == http.StatusMethodNotAllowed && tt.path != "/api/seats/shows" && r.header.Get("Allow") != "POST" {
+				t.Errorf("got Allow %q on a POST-only route, want POST", r.header.Get("Allow"))
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"time"
 
@@ -137,6 +138,10 @@ func (w *muxErrorWriter) WriteHeader(status int) {
 		writeProblem(w.statusWriter, w.r, problemNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		w.replaced = true
+		if postOnly[path.Base(w.r.URL.Path)] {
+			// The mux counts the seat-map route's GET as allowed here too.
+			w.Header().Set("Allow", http.MethodPost)
+		}
 		writeProblem(w.statusWriter, w.r, problemMethodNotAllowed,
 			w.r.Method+" is not allowed on "+w.r.URL.Path+"; allowed: "+w.Header().Get("Allow"))
 	default:

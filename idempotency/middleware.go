@@ -46,6 +46,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// TTL is how long receipts are kept. Default 24h.
 	TTL time.Duration
+	// CacheTTL is how long markers keep a finished answer, to replay it without
+	// the database. Most retries come within seconds; a long cache would only
+	// fill Redis with keys that expire (which slows Redis's expiry of the keys
+	// that matter, the holds'). Default 10m, at most TTL.
+	CacheTTL time.Duration
 	// LeaseTTL is how long a request may run before a retry of its key may run
 	// too; a crashed instance's requests block retries no longer. The database
 	// still lets only one of them take effect. Default 10s.
@@ -70,6 +75,10 @@ func New(cfg Config) *Middleware {
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 10 * time.Second
 	}
+	if cfg.CacheTTL <= 0 {
+		cfg.CacheTTL = 10 * time.Minute
+	}
+	cfg.CacheTTL = min(cfg.CacheTTL, cfg.TTL)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -252,7 +261,7 @@ func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.R
 	if !m.markers.Allow() {
 		return
 	}
-	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.TTL); err != nil {
+	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.CacheTTL); err != nil {
 		m.markers.Failed(err)
 	}
 }

@@ -164,9 +164,9 @@ func bookFailure(ctx context.Context, tx pgx.Tx, p booking.BookParams, locked ma
 	}
 	taken = append(taken, unclear...)
 	if len(taken) > 0 {
-		return booking.SeatsUnavailable(inOrder(failed, taken))
+		return booking.SeatsUnavailable(booking.InOrder(failed, taken))
 	}
-	return booking.HoldExpired(inOrder(failed, expired))
+	return booking.HoldExpired(booking.InOrder(failed, expired))
 }
 
 // releaseSQL frees seats the user holds (under hold $4, if given), lapsed or not.
@@ -249,21 +249,6 @@ func tokensOf(locked map[string]lockedSeat, seatIDs []string) []string {
 	out := make([]string, len(seatIDs))
 	for i, id := range seatIDs {
 		out[i] = locked[id].token
-	}
-	return out
-}
-
-// inOrder returns the ids of subset in the order they have in all.
-func inOrder(all, subset []string) []string {
-	in := make(map[string]bool, len(subset))
-	for _, id := range subset {
-		in[id] = true
-	}
-	var out []string
-	for _, id := range all {
-		if in[id] {
-			out = append(out, id)
-		}
 	}
 	return out
 }

@@ -152,3 +152,14 @@ func wrap(err error, what string) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// UnavailableSeats implements booking.Catalog.
+func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.id FROM seats s
+		WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2 AND NOT `+availableSQL, seatIDs, showID)
+	if err != nil {
+		return nil, wrap(err, "read seat statuses")
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	return ids, wrap(err, "read seat statuses")
+}

@@ -162,3 +162,16 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx, now int64) err
 	}
 	return fn(tx, now)
 }
+
+// UnavailableSeats implements booking.Catalog.
+func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
+	var ids []string
+	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+		var err error
+		ids, err = queryStrings(ctx, tx, `SELECT s.id FROM seats s
+			WHERE s.id IN (SELECT value FROM json_each(?)) AND s.show_id = ? AND NOT `+availableSQL,
+			jsonArray(seatIDs), showID, now)
+		return err
+	})
+	return ids, wrap(err, "read seat statuses")
+}

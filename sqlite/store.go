@@ -46,6 +46,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if path == "" || strings.HasPrefix(path, ":memory:") {
 		return nil, fmt.Errorf("sqlite: need a file path, got %q: readers and the writer must share one file", path)
 	}
+	if strings.ContainsAny(path, "?#") {
+		return nil, fmt.Errorf("sqlite: path %q: '?' and '#' are not allowed; seatd sets the connection options itself", path)
+	}
 	// synchronous(FULL) makes every acknowledged commit durable, not only those
 	// older than the last checkpoint: nothing a client was told may be lost.
 	params := url.Values{"_pragma": {

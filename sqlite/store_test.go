@@ -23,9 +23,11 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Store { return MustOpen(t) })
 }
 
-func TestOpenRejectsMemory(t *testing.T) {
-	if _, err := sqlite.Open(t.Context(), ":memory:"); err == nil {
-		t.Error("got nil error for :memory:, want one: readers and writer need one file")
+func TestOpenRejects(t *testing.T) {
+	for _, path := range []string{":memory:", "", "file:x.db?mode=memory", "x.db#frag"} {
+		if _, err := sqlite.Open(t.Context(), path); err == nil {
+			t.Errorf("Open(%q): got nil error, want one", path)
+		}
 	}
 }
 

@@ -446,3 +446,21 @@ func pick(r *rand.Rand, seats []string, k int) []string {
 	}
 	return out
 }
+
+func testUnavailableSeats(t *testing.T, s Store) {
+	f := newShow(t, s, 1, 5)
+	hold(t, s, f, "alice", minute, f.seats[0])
+	h := hold(t, s, f, "bob", minute, f.seats[1])
+	if _, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "bob", HoldToken: h.Token, SeatIDs: f.seats[1:2]}); err != nil {
+		t.Fatal(err)
+	}
+	hold(t, s, f, "carol", time.Millisecond, f.seats[2])
+	awaitLapse(t, s, f, f.seats[2])
+	got, err := s.UnavailableSeats(t.Context(), f.show.ID, f.seats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(sortedIDs(f.seats[0], f.seats[1]), sortedIDs(got...)); diff != "" {
+		t.Errorf("unavailable seats (-want +got):\n%s", diff)
+	}
+}

@@ -65,6 +65,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"ReleaseLapsedSweeps":     testReleaseLapsed,
 		"LazyTakeoverReported":    testLazyTakeover,
 		"ExpiryRacesBook":         testExpiryRacesBook,
+		"UnavailableSeats":        testUnavailableSeats,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

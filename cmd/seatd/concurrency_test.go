@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
@@ -12,7 +13,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to check sales by SQL
+	_ "github.com/jackc/pgx/v5/stdlib"
+	goredis "github.com/redis/go-redis/v9" // the "pgx" database/sql driver, to check sales by SQL
 	_ "modernc.org/sqlite"
 
 	"seatmanager/internal/testenv"
@@ -29,7 +31,9 @@ const (
 )
 
 func TestConcurrentHoldAndBook(t *testing.T) {
-	for _, backend := range []string{"sqlite+memory", "postgres+memory", "postgres+redis"} {
+	// postgres+none has no gate: every request reaches the database, whose row
+	// locks must then sort the whole storm out.
+	for _, backend := range []string{"sqlite+memory", "postgres+memory", "postgres+redis", "postgres+none"} {
 		t.Run(backend, func(t *testing.T) {
 			env := backendEnv(t, backend)
 			s := startSeatd(t, env)
@@ -106,9 +110,13 @@ func backendEnv(t *testing.T, backend string) map[string]string {
 	default:
 		t.Fatalf("unknown store %q", storeName)
 	}
-	if gateName == "redis" {
+	switch gateName {
+	case "redis":
 		env["SEATD_REDIS_URL"] = "redis://" + testenv.RedisAddr(t) + "/0"
 		env["SEATD_REDIS_PREFIX"] = testenv.KeyPrefix(t)
+		restoreKeyspaceEvents(t, testenv.RedisAddr(t))
+	case "none":
+		env["SEATD_GATE"] = "false"
 	}
 	return env
 }
@@ -277,6 +285,15 @@ func checkSales(t *testing.T, db *sql.DB, showID string, told map[string][]strin
 	if booked != len(soldIn) || bookedSeats != len(soldIn) {
 		t.Errorf("seats table: %d booked seats, %d agreeing with bookings; bookings table: %d sold seats", bookedSeats, booked, len(soldIn))
 	}
+	// The event log, which has no unique key to lean on, tells the same story:
+	// one booking event per sold seat, none for any other.
+	var events, distinct int
+	if err := db.QueryRowContext(t.Context(), "SELECT count(*), count(DISTINCT seat_id) FROM seat_events WHERE show_id = '"+showID+"' AND status = 'booked'").Scan(&events, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if events != len(soldIn) || distinct != len(soldIn) {
+		t.Errorf("event log: %d booking events for %d seats, want one for each of the %d sold", events, distinct, len(soldIn))
+	}
 }
 
 func sameSet(a, b []string) bool {
@@ -284,4 +301,21 @@ func sameSet(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(a, b)
+}
+
+// restoreKeyspaceEvents puts the shared Redis's notify-keyspace-events back as
+// it was after the test, since seatd enables expiry events there.
+func restoreKeyspaceEvents(t *testing.T, addr string) {
+	t.Helper()
+	client := goredis.NewClient(&goredis.Options{Addr: addr})
+	before, err := client.ConfigGet(t.Context(), "notify-keyspace-events").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer client.Close()
+		if err := client.ConfigSet(context.Background(), "notify-keyspace-events", before["notify-keyspace-events"]).Err(); err != nil {
+			t.Errorf("restore notify-keyspace-events: %v", err)
+		}
+	})
 }

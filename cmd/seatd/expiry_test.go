@@ -97,10 +97,10 @@ func (c *client) metric(t *testing.T, sample string) float64 {
 }
 
 // TestExpiryFastPath: with the sweep off, lapsed holds are released by the
-// in-process timer (embedded default) or the Redis keyspace event (PostgreSQL
-// + Redis), well within 500 ms of their expiry.
+// in-process timer (embedded default), or with Redis by whichever comes first of
+// the timer and the keyspace event, well within 500 ms of their expiry.
 func TestExpiryFastPath(t *testing.T) {
-	for backend, path := range map[string]string{"sqlite+memory": "timer", "postgres+redis": "event"} {
+	for backend, paths := range map[string][]string{"sqlite+memory": {"timer"}, "postgres+redis": {"timer", "event"}} {
 		t.Run(backend, func(t *testing.T) {
 			env := backendEnv(t, backend)
 			env["SEATD_HOLD_TTL"] = "1s"
@@ -119,17 +119,58 @@ func TestExpiryFastPath(t *testing.T) {
 				}
 				t.Logf("released %v after expiry", delay)
 			}
-			sample := fmt.Sprintf(`seatd_lapsed_holds_released_total{path=%q}`, path)
-			if got := c.metric(t, sample); got != 2 {
-				t.Errorf("%s = %v, want 2", sample, got)
+			if got := c.released(t, paths...); got != 2 {
+				t.Errorf("holds released by %v: got %v, want 2", paths, got)
 			}
 		})
 	}
 }
 
-// TestSweeperCatchesLostEvents: Redis restarts without persistence, so the
-// hold keys and the event configuration are gone; the sweep still releases
-// every lapsed hold.
+// released sums seatd's count of lapsed holds released by the given paths.
+func (c *client) released(t *testing.T, paths ...string) float64 {
+	t.Helper()
+	var n float64
+	for _, path := range paths {
+		n += c.metric(t, fmt.Sprintf(`seatd_lapsed_holds_released_total{path=%q}`, path))
+	}
+	return n
+}
+
+// TestExpiryEventOutlivesItsInstance: holds made by an instance that stops
+// before they lapse (its timers gone with it) are released by another
+// instance, through Redis's keyspace event.
+func TestExpiryEventOutlivesItsInstance(t *testing.T) {
+	// A Redis of its own: few keys, so its expiry cycle finds the hold keys at once.
+	r := testenv.StartRedis(t)
+	env := map[string]string{
+		"SEATD_DATABASE_URL": testenv.PostgresURL(t), "SEATD_DEMO": "true",
+		"SEATD_REDIS_URL": "redis://" + r.Addr() + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
+		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": "0",
+	}
+	maker := startSeatd(t, env)
+	survivor := newClient(t, startSeatd(t, env).url)
+	c := newClient(t, maker.url)
+	_, m := c.firstShow(t)
+	seats := seatIDs(m)
+	holds := []holdJSON{c.hold(t, "alice", seats[0], seats[1]), c.hold(t, "bob", seats[2])}
+	c.http.CloseIdleConnections()
+	if err := maker.stop(); err != nil {
+		t.Fatal(err)
+	}
+	db := openDB(t, env["SEATD_DATABASE_URL"])
+	for _, h := range holds {
+		if delay := awaitRelease(t, db, true, h, 5*time.Second); delay > 500*time.Millisecond {
+			t.Errorf("hold released %v after its expiry, want within 500ms", delay)
+		}
+	}
+	if got := survivor.released(t, "event"); got != 2 {
+		t.Errorf("the surviving instance released %v holds by event, want 2", got)
+	}
+}
+
+// TestSweeperCatchesLostEvents: the instance that made a hold stops (taking its
+// timer along), and Redis restarts without persistence (taking the hold key and
+// the event configuration along); another instance's sweep still releases it.
 func TestSweeperCatchesLostEvents(t *testing.T) {
 	r := testenv.StartRedis(t)
 	env := map[string]string{
@@ -137,15 +178,20 @@ func TestSweeperCatchesLostEvents(t *testing.T) {
 		"SEATD_REDIS_URL": "redis://" + r.Addr() + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
 		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": "200ms",
 	}
-	s := startSeatd(t, env)
-	c := newClient(t, s.url)
+	maker := startSeatd(t, env)
+	sweeper := newClient(t, startSeatd(t, env).url)
+	c := newClient(t, maker.url)
 	_, m := c.firstShow(t)
 	seats := seatIDs(m)
 	h := c.hold(t, "alice", seats[0], seats[1])
+	c.http.CloseIdleConnections()
+	if err := maker.stop(); err != nil {
+		t.Fatal(err)
+	}
 	r.Kill(t)
 	r.Start(t)
 	awaitRelease(t, openDB(t, env["SEATD_DATABASE_URL"]), true, h, 5*time.Second)
-	if got := c.metric(t, `seatd_lapsed_holds_released_total{path="sweeper"}`); got != 1 {
+	if got := sweeper.released(t, "sweeper"); got != 1 {
 		t.Errorf("sweeper releases: got %v, want 1", got)
 	}
 }
@@ -179,9 +225,8 @@ func TestTwoInstancesReleaseOnce(t *testing.T) {
 	if events != 20 || seatsReleased != 20 {
 		t.Errorf("got %d release events for %d seats, want one for each of 20", events, seatsReleased)
 	}
-	sample := `seatd_lapsed_holds_released_total{path="event"}`
-	if got := a.metric(t, sample) + b.metric(t, sample); got != 10 {
-		t.Errorf("event releases over both instances: got %v, want 10", got)
+	if got := a.released(t, "event", "timer") + b.released(t, "event", "timer"); got != 10 {
+		t.Errorf("releases over both instances: got %v, want 10", got)
 	}
 }
 

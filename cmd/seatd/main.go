@@ -79,7 +79,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	worker.Retry = timers
 	var sched booking.Scheduler = timers
 	if acc.holdKeys != nil {
-		sched = acc.holdKeys
+		sched = expiry.Both{timers, expiry.Guarded{
+			Scheduler: acc.holdKeys,
+			Breaker:   &booking.Breaker{Name: "redis hold keys", Backoff: time.Second, Logger: log},
+		}}
 		acc.listener.Expired = func(ctx context.Context, token string) {
 			worker.Release(ctx, token, booking.ReleasedByEvent)
 		}

@@ -44,3 +44,18 @@ func (i *Idempotent) Receipt(result any) (Receipt, error) {
 	}
 	return Receipt{Scope: i.Scope, Key: i.Key, Fingerprint: i.Fingerprint, Response: resp}, nil
 }
+
+// DistinctReceipts drops all but the first receipt of each key, for stores that
+// cannot write one key twice in one statement.
+func DistinctReceipts(rs []Receipt) []Receipt {
+	type id struct{ scope, key string }
+	seen := make(map[id]bool, len(rs))
+	out := rs[:0:0]
+	for _, r := range rs {
+		if k := (id{r.Scope, r.Key}); !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}

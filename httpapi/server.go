@@ -25,8 +25,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Receipts and Markers make every state-changing POST exactly-once per
 	// Idempotency-Key (see package idempotency). Both are required.
-	Receipts idempotency.Store
-	Markers  idempotency.Markers
+	Receipts interface {
+		idempotency.Store
+		idempotency.BatchStore
+	}
+	Markers idempotency.Markers
 	// IdempotencyTTL is how long answers are kept for retries. Default 24h.
 	IdempotencyTTL time.Duration
 	// Metrics, if set, is served at /metrics.
@@ -68,12 +71,16 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 		s.log = slog.Default()
 	}
 	s.once = idempotency.New(idempotency.Config{
-		Receipts: cfg.Receipts, Markers: cfg.Markers, Scope: s.scope, Fail: s.writeError,
+		Receipts: cfg.Receipts, Batch: cfg.Receipts, Markers: cfg.Markers, Scope: s.scope, Fail: s.writeError,
 		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, Logger: s.log,
 	})
 	s.routes()
 	return s
 }
+
+// Run does the server's background work until ctx is done: it stores, in
+// batches, the answers of keyed requests that changed nothing.
+func (s *Server) Run(ctx context.Context) error { return s.once.Run(ctx) }
 
 // ServeHTTP routes a request. The mux's own answers for unknown paths and wrong
 // methods are plain text; they are turned into problem details here so that every

@@ -45,7 +45,9 @@ var engines = []string{"sqlite", "postgres"}
 func newEnv(t *testing.T, cfg booking.Config) *env { return newEnvOn(t, "sqlite", cfg) }
 
 // newEnvOn returns an API on the named engine.
-func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env {
+func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env { return newEnvTB(t, engine, cfg) }
+
+func newEnvTB(t testing.TB, engine string, cfg booking.Config) *env {
 	t.Helper()
 	e := &env{}
 	switch engine {
@@ -73,10 +75,24 @@ func newEnvOn(t *testing.T, engine string, cfg booking.Config) *env {
 		e.seats = append(e.seats, seat.ID)
 	}
 	svc := booking.NewService(e.store, memory.NewGate(), nil, cfg)
-	e.handler = httpapi.NewServer(svc, httpapi.Config{
+	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
 		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(),
-	})
+	}))
 	return e
+}
+
+// runServer runs the server's background work, as seatd does, until the test ends.
+func runServer(t testing.TB, s *httpapi.Server) *httpapi.Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return s
 }
 
 // response is an answer as a client sees it.
@@ -210,8 +226,8 @@ func TestProblemTypesResolve(t *testing.T) {
 func TestWithoutGate(t *testing.T) {
 	// A service without a gate lets the database decide everything.
 	e := newEnv(t, booking.Config{})
-	e.handler = httpapi.NewServer(booking.NewService(e.store, nil, nil, booking.Config{HoldTTL: time.Minute}),
-		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers()})
+	e.handler = runServer(t, httpapi.NewServer(booking.NewService(e.store, nil, nil, booking.Config{HoldTTL: time.Minute}),
+		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers()}))
 	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "u"}), http.StatusOK)
 }
 

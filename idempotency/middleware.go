@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +35,10 @@ func (e *InUseError) Unwrap() error { return ErrKeyInUse }
 // Config is what a Middleware needs. Receipts, Markers, Scope and Fail are required.
 type Config struct {
 	Receipts Store
-	Markers  Markers
+	// Batch, if set, writes the answers that came with no change many at a
+	// time, behind their responses (see Run). Usually the same store.
+	Batch   BatchStore
+	Markers Markers
 	// Scope names who makes the request, from the request and its body; keys are
 	// kept per scope and route. An error means the request cannot be attributed;
 	// it runs without a key, and its handler is expected to reject it.
@@ -62,6 +66,9 @@ type Config struct {
 type Middleware struct {
 	cfg     Config
 	markers *booking.Breaker
+	later   chan booking.Receipt // answers for Run to store
+	laterMu sync.RWMutex         // held to send on later; locked to stop sends
+	running bool                 // Run is draining later
 }
 
 // New returns a Middleware.
@@ -82,7 +89,11 @@ func New(cfg Config) *Middleware {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Middleware{cfg: cfg, markers: &booking.Breaker{Name: "idempotency markers", Backoff: time.Second, Logger: cfg.Logger}}
+	return &Middleware{
+		cfg:     cfg,
+		markers: &booking.Breaker{Name: "idempotency markers", Backoff: time.Second, Logger: cfg.Logger},
+		later:   make(chan booking.Receipt, 4*batchMax),
+	}
 }
 
 // pending is a keyed request being executed, as its handler sees it.
@@ -159,18 +170,12 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		m.answerMarked(ctx, w, r, p, mark)
 		return
 	}
-	// The marker is ours, but markers forget (restarts, evictions): the database
-	// may hold this key's receipt from before.
-	if stored, err := m.cfg.Receipts.Receipt(ctx, p.scope, p.key); err == nil {
-		m.complete(ctx, id, lease, stored)
-		m.replay(w, r, p, stored, true)
-		return
-	} else if !errors.Is(err, booking.ErrNotFound) {
-		m.abandon(ctx, id, lease)
-		m.cfg.Fail(w, r, err)
-		return
-	}
-
+	// The marker is ours. Markers forget (restarts, evictions, CacheTTL), so the
+	// database may hold a receipt of this key from an earlier attempt; rather
+	// than look it up before every request, the request runs and the database
+	// answers: a change commits its receipt in its own transaction, which fails
+	// if an earlier one exists (and the change is undone), and an answer without
+	// a change is checked against the receipts below.
 	rec := newRecorder()
 	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, pendingKey{}, p)))
 	resp := rec.response()
@@ -182,17 +187,16 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// Committed with the change: the stored answer is the one to send.
 		own.Response = *rendered
 		answer = own
-	case isOutcome(resp.Status):
-		var err error
-		own.Response, err = resp.Encode()
-		if err == nil {
+	case isSuccess(resp.Status):
+		// A change without a receipt of its own: keep its answer before it is sent.
+		if own.Response, err = resp.Encode(); err == nil {
 			answer, err = m.cfg.Receipts.SaveReceipt(ctx, own, m.cfg.TTL)
 		}
-		if err != nil {
-			m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
-			m.abandon(ctx, id, lease)
-			resp.Write(w, false)
-			return
+	case isOutcome(resp.Status):
+		// It ran and changed nothing (the seats were taken, the hold lapsed,
+		// or an earlier attempt's receipt undid it).
+		if own.Response, err = resp.Encode(); err == nil {
+			answer, err = m.answerOfNoChange(ctx, own)
 		}
 	default:
 		// Rejected before it did anything, or failed: nothing to remember, and
@@ -201,9 +205,34 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		resp.Write(w, false)
 		return
 	}
+	if err != nil {
+		m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
+		m.abandon(ctx, id, lease)
+		resp.Write(w, false)
+		return
+	}
 	m.complete(ctx, id, lease, answer)
 	// The answer is another attempt's when that attempt stored its receipt first.
 	m.replay(w, r, p, answer, !bytes.Equal(answer.Response, own.Response))
+}
+
+// answerOfNoChange returns the answer for a request that changed nothing: an
+// earlier attempt's receipt if there is one, else its own, which is stored
+// behind (see Run). Nothing depends on that write: were it lost, a retry would
+// run again, and it too would change nothing that is not the retry's to change.
+// A request refused at the seat gate thus costs one read of the database and no
+// transaction.
+func (m *Middleware) answerOfNoChange(ctx context.Context, own booking.Receipt) (booking.Receipt, error) {
+	earlier, err := m.cfg.Receipts.Receipt(ctx, own.Scope, own.Key)
+	switch {
+	case err == nil:
+		return earlier, nil
+	case errors.Is(err, booking.ErrNotFound):
+		m.saveLater(ctx, own)
+		return own, nil
+	default:
+		return booking.Receipt{}, err
+	}
 }
 
 // answerMarked answers a request whose key another attempt has marked.

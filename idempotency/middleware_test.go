@@ -1,11 +1,14 @@
 package idempotency_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -205,5 +208,74 @@ func TestMarkersForgot(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.Body.String() != "once" || rec.Header().Get("Idempotent-Replayed") != "true" {
 		t.Errorf("got %q %v, want the stored answer replayed", rec.Body, rec.Header())
+	}
+}
+
+// countingStore counts the writes that reach the database.
+type countingStore struct {
+	*sqlite.Store
+	one, many atomic.Int64
+}
+
+func (c *countingStore) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error) {
+	c.one.Add(1)
+	return c.Store.SaveReceipt(ctx, r, ttl)
+}
+
+func (c *countingStore) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error {
+	c.many.Add(1)
+	return c.Store.SaveReceipts(ctx, rs, ttl)
+}
+
+// TestRefusalsWrittenBehind: answers that changed nothing (409) are not written
+// one by one while their clients wait, but in batches; they still all arrive,
+// also those queued when the writer stops.
+func TestRefusalsWrittenBehind(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	counting := &countingStore{Store: store}
+	m := idempotency.New(idempotency.Config{
+		Receipts: counting, Batch: counting, Markers: memory.NewMarkers(),
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	mux := http.NewServeMux()
+	mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "seats taken", http.StatusConflict)
+	})))
+	const n = 100
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+			req.Header.Set("Idempotency-Key", fmt.Sprint("k", i))
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, req)
+			if rec.Code != http.StatusConflict {
+				t.Errorf("request %d: got %d, want 409", i, rec.Code)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if one := counting.one.Load(); one != 0 {
+		t.Errorf("%d answers were written one by one while their clients waited, want 0", one)
+	}
+	if many := counting.many.Load(); many == 0 || many > n/2 {
+		t.Errorf("%d batch writes for %d answers, want a few", many, n)
+	}
+	for i := range n {
+		if _, err := store.Receipt(t.Context(), "alice POST /do", fmt.Sprint("k", i)); err != nil {
+			t.Errorf("answer %d was not stored: %v", i, err)
+		}
 	}
 }

@@ -71,6 +71,28 @@ func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Dur
 	}
 }
 
+// saveReceiptsSQL is insertReceiptSQL for many receipts at once.
+const saveReceiptsSQL = `
+INSERT INTO receipts AS r (scope, key, fingerprint, response, created_at, expires_at)
+SELECT t.scope, t.key, t.fingerprint, t.response, clock_timestamp(), clock_timestamp() + $5::interval
+FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(scope, key, fingerprint, response)
+ON CONFLICT (scope, key) DO UPDATE
+SET fingerprint = EXCLUDED.fingerprint, response = EXCLUDED.response,
+    created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+WHERE r.expires_at <= clock_timestamp()`
+
+// SaveReceipts stores each receipt unless its key has one already, in one
+// statement: the write-behind of answers that came with no change to commit.
+func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error {
+	rs = booking.DistinctReceipts(rs)
+	scopes, keys, fps, resps := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs)), make([][]byte, len(rs))
+	for i, r := range rs {
+		scopes[i], keys[i], fps[i], resps[i] = r.Scope, r.Key, r.Fingerprint, r.Response
+	}
+	_, err := s.pool.Exec(ctx, saveReceiptsSQL, scopes, keys, fps, resps, ttl)
+	return wrap(err, "save receipts")
+}
+
 // SweepReceipts deletes up to limit expired receipts and reports how many it
 // deleted. SKIP LOCKED lets several instances sweep at once without waiting.
 func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {

@@ -97,3 +97,7 @@ func TestHoldWaitsForRelease(t *testing.T) {
 		t.Errorf("bob's hold after the release committed: got %v, want success", err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) storetest.Store { return MustOpen(b) })
+}

@@ -71,6 +71,20 @@ func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Dur
 	return stored, wrap(err, "save receipt")
 }
 
+// SaveReceipts stores each receipt unless its key has one already, in one
+// transaction: the write-behind of answers that came with no change to commit.
+func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error {
+	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		for _, r := range rs {
+			if _, err := execReceipt(ctx, tx, now, r, ttl); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return wrap(err, "save receipts")
+}
+
 // SweepReceipts deletes up to limit expired receipts and reports how many it deleted.
 func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {
 	var n int64

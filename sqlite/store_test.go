@@ -52,3 +52,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Errorf("after reopening: got %d seats, %v; want 4", len(m.Seats), err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) storetest.Store { return MustOpen(b) })
+}

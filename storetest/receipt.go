@@ -174,3 +174,24 @@ func testReceiptExpiry(t *testing.T, s Store) {
 	wantReceipt(t, s, "a", "kept", "kept")
 	wantReceipt(t, s, "a", "0", "new")
 }
+
+func testSaveReceipts(t *testing.T, s Store) {
+	if _, err := s.SaveReceipt(t.Context(), booking.Receipt{Scope: "a", Key: "old", Fingerprint: "fp-old", Response: []byte("first")}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	err := s.SaveReceipts(t.Context(), []booking.Receipt{
+		{Scope: "a", Key: "k1", Fingerprint: "fp-k1", Response: []byte("one")},
+		{Scope: "a", Key: "old", Fingerprint: "fp-old", Response: []byte("second")},
+		{Scope: "a", Key: "k2", Fingerprint: "fp-k2", Response: []byte("two")},
+		{Scope: "a", Key: "k1", Fingerprint: "fp-k1", Response: []byte("one again")},
+	}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantReceipt(t, s, "a", "k1", "one")
+	wantReceipt(t, s, "a", "k2", "two")
+	wantReceipt(t, s, "a", "old", "first")
+	if err := s.SaveReceipts(t.Context(), nil, time.Hour); err != nil {
+		t.Errorf("SaveReceipts of none: %v", err)
+	}
+}

@@ -25,6 +25,7 @@ type Store interface {
 	Receipt(ctx context.Context, scope, key string) (booking.Receipt, error)
 	SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error)
 	SweepReceipts(ctx context.Context, limit int) (int, error)
+	SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error
 	LookupHold(ctx context.Context, token string) (booking.Hold, error)
 	ExtendHold(ctx context.Context, p booking.ExtendParams) (booking.Hold, error)
 	ReleaseHold(ctx context.Context, token string) (booking.Lapse, error)
@@ -66,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"LazyTakeoverReported":    testLazyTakeover,
 		"ExpiryRacesBook":         testExpiryRacesBook,
 		"UnavailableSeats":        testUnavailableSeats,
+		"SaveReceiptsBatch":       testSaveReceipts,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

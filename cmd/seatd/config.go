@@ -26,6 +26,8 @@ type Config struct {
 	IdempotencyTTL  time.Duration
 	MaxSeats        int
 	Demo            bool
+	DemoShows       int
+	PprofAddr       string
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -64,6 +66,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	fs.IntVar(&cfg.MaxSeats, "max-seats", env.int("SEATD_MAX_SEATS", 10), "most seats in one request [SEATD_MAX_SEATS]")
 	fs.BoolVar(&cfg.Demo, "demo", env.bool("SEATD_DEMO", false),
 		"seed demo shows into an empty database; default true for SQLite, false for PostgreSQL [SEATD_DEMO]")
+	fs.IntVar(&cfg.DemoShows, "demo-shows", env.int("SEATD_DEMO_SHOWS", 4), "how many demo shows to seed, 120 seats each [SEATD_DEMO_SHOWS]")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("SEATD_PPROF_ADDR", ""),
+		"serve net/http/pprof on this address (keep it on loopback); empty: off [SEATD_PPROF_ADDR]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
 	fs.TextVar(&cfg.LogLevel, "log-level", env.level("SEATD_LOG_LEVEL", slog.LevelInfo), "debug, info, warn or error [SEATD_LOG_LEVEL]")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("SEATD_SHUTDOWN_TIMEOUT", 10*time.Second),
@@ -92,6 +97,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return cfg, fmt.Errorf("hold max extensions %d: must not be negative", cfg.MaxExtensions)
 	case cfg.SweepInterval < 0:
 		return cfg, fmt.Errorf("sweep interval %v: must not be negative", cfg.SweepInterval)
+	case cfg.DemoShows < 1:
+		return cfg, fmt.Errorf("demo shows %d: must be at least 1", cfg.DemoShows)
 	case cfg.MaxSeats < 1:
 		return cfg, fmt.Errorf("max seats %d: must be at least 1", cfg.MaxSeats)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":

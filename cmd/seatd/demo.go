@@ -25,12 +25,15 @@ var demoMovies = []struct {
 	{"Metropolis", "Hall 1", 21, 0},
 }
 
-// demoShows returns the demo programme for the day after now: each show an
-// auditorium of 10 rows (A–J) of 12 seats, the back two rows premium.
-func demoShows(now time.Time) []booking.NewShow {
-	day := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
-	shows := make([]booking.NewShow, len(demoMovies))
-	for i, m := range demoMovies {
+// demoShows returns n demo shows from the day after now on, four a day: each an
+// auditorium of 10 rows (A–J) of 12 seats, the back two rows premium. Load tests
+// ask for many, so that buyers spread over many shows.
+func demoShows(now time.Time, n int) []booking.NewShow {
+	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	shows := make([]booking.NewShow, n)
+	for i := range n {
+		m := demoMovies[i%len(demoMovies)]
+		day := first.AddDate(0, 0, i/len(demoMovies))
 		startsAt := day.Add(time.Duration(m.hour)*time.Hour + time.Duration(m.min)*time.Minute)
 		id := booking.NameID(demoNamespace, m.title+"@"+startsAt.Format(time.RFC3339))
 		show := booking.NewShow{ID: id, MovieTitle: m.title, StartsAt: startsAt, Auditorium: m.auditorium}
@@ -51,8 +54,8 @@ func demoShows(now time.Time) []booking.NewShow {
 	return shows
 }
 
-// seedDemo adds the demo shows if the database has no show at all.
-func seedDemo(ctx context.Context, s store, now time.Time, log *slog.Logger) error {
+// seedDemo adds n demo shows if the database has no show at all.
+func seedDemo(ctx context.Context, s store, now time.Time, n int, log *slog.Logger) error {
 	existing, err := s.Shows(ctx)
 	if err != nil {
 		return fmt.Errorf("seed demo shows: %w", err)
@@ -60,14 +63,17 @@ func seedDemo(ctx context.Context, s store, now time.Time, log *slog.Logger) err
 	if len(existing) > 0 {
 		return nil
 	}
-	for _, show := range demoShows(now) {
+	seeded := 0
+	for _, show := range demoShows(now, n) {
 		created, err := s.CreateShow(ctx, show)
 		if err != nil {
 			return fmt.Errorf("seed demo show %s: %w", show.MovieTitle, err)
 		}
 		if created {
-			log.Info("seeded demo show", "id", show.ID, "movie", show.MovieTitle, "starts_at", show.StartsAt, "seats", len(show.Seats))
+			seeded++
+			log.Debug("seeded demo show", "id", show.ID, "movie", show.MovieTitle, "starts_at", show.StartsAt, "seats", len(show.Seats))
 		}
 	}
+	log.Info("seeded demo shows", "shows", seeded, "seats_each", 120)
 	return nil
 }

@@ -64,7 +64,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer acc.close()
 	if cfg.Demo {
-		if err := seedDemo(ctx, store, time.Now(), log); err != nil {
+		if err := seedDemo(ctx, store, time.Now(), cfg.DemoShows, log); err != nil {
 			return err
 		}
 	}
@@ -118,9 +118,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx) })
 	g.Go(func() error { return worker.Run(gctx) })
+	g.Go(func() error { return api.Run(gctx) })
 	g.Go(func() error { return timers.Run(gctx) })
 	if acc.listener != nil {
 		g.Go(func() error { return acc.listener.Run(gctx) })
+	}
+	if cfg.PprofAddr != "" {
+		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, log) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {

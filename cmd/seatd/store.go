@@ -20,6 +20,7 @@ import (
 type store interface {
 	booking.Store
 	idempotency.Store
+	idempotency.BatchStore
 	expiry.Store
 	SweepReceipts(ctx context.Context, limit int) (int, error)
 	Ping(ctx context.Context) error

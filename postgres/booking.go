@@ -10,7 +10,8 @@ import (
 	"seatmanager/booking"
 )
 
-// Every transition below is two statements sent in one round trip:
+// Every transition below is two statements sent in one batch (see change in
+// tx.go for how the transaction around them takes two round trips):
 //
 //  1. lockSeatsSQL locks the requested seats in seat-id order and reads them as
 //     they are once locked. A plain UPDATE … WHERE id = ANY(…) would lock in
@@ -58,27 +59,24 @@ INSERT INTO holds (token, show_id, user_id, expires_at) VALUES ($1, $2, $3, $4)`
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, holdSQL, p.Token, p.UserID, p.TTL)
-		if err != nil {
-			return err
+	var t transition
+	err := s.change(ctx, func(b *pgx.Batch) {
+		queueReserve(b, p.Idempotent)
+		t.queue(b, p.SeatIDs, p.ShowID, holdSQL, p.Token, p.UserID, p.TTL)
+	}, func(querier) (*pgx.Batch, error) {
+		if len(t.changed) != len(p.SeatIDs) {
+			return nil, booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, t.changed))
 		}
-		if len(changed.ids) != len(p.SeatIDs) {
-			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, changed.ids))
-		}
-		h.ExpiresAt = changed.expiresAt
+		h.ExpiresAt = t.expiresAt
 		for _, id := range p.SeatIDs {
-			if l := locked[id]; l.status == string(booking.StatusHeld) && l.expires != nil {
+			if l := t.locked[id]; l.status == string(booking.StatusHeld) && l.expires != nil {
 				h.Lapsed = append(h.Lapsed, *l.expires)
 			}
 		}
 		b := &pgx.Batch{}
 		b.Queue(insertHoldSQL, p.Token, p.ShowID, p.UserID, h.ExpiresAt)
-		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: changed.at}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
-		if err := queueReceipt(b, p.Idempotent, h); err != nil {
-			return err
-		}
-		return tx.SendBatch(ctx, b).Close()
+		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: t.at}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
+		return b, queueAnswer(b, p.Idempotent, h)
 	})
 	if err != nil {
 		return booking.Hold{}, wrap(err, "hold seats")
@@ -111,22 +109,19 @@ SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id =
 // Book implements booking.SeatStore.
 func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking, error) {
 	bk := booking.Booking{ID: p.BookingID, ShowID: p.ShowID, UserID: p.UserID, SeatIDs: p.SeatIDs}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, bookSQL, p.BookingID, p.UserID, nullable(p.HoldToken))
-		if err != nil {
-			return err
+	var t transition
+	err := s.change(ctx, func(b *pgx.Batch) {
+		queueReserve(b, p.Idempotent)
+		t.queue(b, p.SeatIDs, p.ShowID, bookSQL, p.BookingID, p.UserID, nullable(p.HoldToken))
+	}, func(q querier) (*pgx.Batch, error) {
+		if len(t.changed) != len(p.SeatIDs) {
+			return nil, bookFailure(ctx, q, p, t.locked, booking.Unchanged(p.SeatIDs, t.changed))
 		}
-		if len(changed.ids) != len(p.SeatIDs) {
-			return bookFailure(ctx, tx, p, locked, booking.Unchanged(p.SeatIDs, changed.ids))
-		}
-		bk.BookedAt = changed.at
+		bk.BookedAt = t.at
 		b := &pgx.Batch{}
-		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, p.SeatIDs, tokensOf(locked, p.SeatIDs), changed.at)
-		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: changed.at}, p.SeatIDs, nil)
-		if err := queueReceipt(b, p.Idempotent, bk); err != nil {
-			return err
-		}
-		return tx.SendBatch(ctx, b).Close()
+		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, p.SeatIDs, t.tokensOf(p.SeatIDs), t.at)
+		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: t.at}, p.SeatIDs, nil)
+		return b, queueAnswer(b, p.Idempotent, bk)
 	})
 	if err != nil {
 		return booking.Booking{}, wrap(err, "book seats")
@@ -137,7 +132,7 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 // bookFailure explains why a book could not take the failed seats, from the
 // rows as they were locked: 409 for seats sold or not the user's, else 410 for
 // the user's holds that lapsed.
-func bookFailure(ctx context.Context, tx pgx.Tx, p booking.BookParams, locked map[string]lockedSeat, failed []string) error {
+func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked map[string]lockedSeat, failed []string) error {
 	var taken, expired, unclear []string
 	for _, id := range failed {
 		l := locked[id]
@@ -154,7 +149,7 @@ func bookFailure(ctx context.Context, tx pgx.Tx, p booking.BookParams, locked ma
 	// about if that hold lapsed, whoever has the seat now.
 	if len(unclear) > 0 && p.HoldToken != "" {
 		var lapsed bool
-		err := tx.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID).Scan(&lapsed)
+		err := q.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID).Scan(&lapsed)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
@@ -184,21 +179,18 @@ RETURNING s.id, now.t, NULL::timestamptz`
 // Release implements booking.SeatStore.
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
 	r := booking.Release{ShowID: p.ShowID}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		locked, changed, err := transition(ctx, tx, p.SeatIDs, p.ShowID, releaseSQL, p.UserID, nullable(p.HoldToken))
-		if err != nil {
-			return err
+	var t transition
+	err := s.change(ctx, func(b *pgx.Batch) {
+		queueReserve(b, p.Idempotent)
+		t.queue(b, p.SeatIDs, p.ShowID, releaseSQL, p.UserID, nullable(p.HoldToken))
+	}, func(querier) (*pgx.Batch, error) {
+		if len(t.changed) != len(p.SeatIDs) {
+			return nil, booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, t.changed))
 		}
-		if len(changed.ids) != len(p.SeatIDs) {
-			return booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, changed.ids))
-		}
-		r.SeatIDs, r.ReleasedAt, r.HoldTokens = p.SeatIDs, changed.at, tokensOf(locked, p.SeatIDs)
+		r.SeatIDs, r.ReleasedAt, r.HoldTokens = p.SeatIDs, t.at, t.tokensOf(p.SeatIDs)
 		b := &pgx.Batch{}
-		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: changed.at}, p.SeatIDs, r.HoldTokens)
-		if err := queueReceipt(b, p.Idempotent, r); err != nil {
-			return err
-		}
-		return tx.SendBatch(ctx, b).Close()
+		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: t.at}, p.SeatIDs, r.HoldTokens)
+		return b, queueAnswer(b, p.Idempotent, r)
 	})
 	if err != nil {
 		return booking.Release{}, wrap(err, "release seats")
@@ -206,25 +198,26 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 	return r, nil
 }
 
-// changedSeats are the rows a transition's UPDATE returned: (seat id, the
-// statement's time, the new hold expiry if any).
-type changedSeats struct {
-	ids       []string
+// transition is what the first batch of a seat change read: each requested
+// seat as locked, and the seats the UPDATE changed, at what time, with what
+// hold expiry.
+type transition struct {
+	locked    map[string]lockedSeat
+	changed   []string
 	at        time.Time
 	expiresAt time.Time
 }
 
-// transition locks seatIDs of showID and runs update, whose first two
-// parameters are the seat ids and the show id, followed by args.
-func transition(ctx context.Context, tx pgx.Tx, seatIDs []string, showID, update string, args ...any) (map[string]lockedSeat, changedSeats, error) {
-	locked := make(map[string]lockedSeat, len(seatIDs))
-	var changed changedSeats
-	b := &pgx.Batch{}
+// queue adds to b the lock of seatIDs of showID and update, whose first two
+// parameters are the seat ids and the show id, followed by args; their rows
+// land in t when the batch is read.
+func (t *transition) queue(b *pgx.Batch, seatIDs []string, showID, update string, args ...any) {
+	t.locked = make(map[string]lockedSeat, len(seatIDs))
 	b.Queue(lockSeatsSQL, seatIDs, showID).Query(func(rows pgx.Rows) error {
 		var id string
 		var l lockedSeat
 		_, err := pgx.ForEachRow(rows, []any{&id, &l.status, &l.token, &l.holder, &l.expires, &l.lapsed}, func() error {
-			locked[id] = l
+			t.locked[id] = l
 			return nil
 		})
 		return err
@@ -232,23 +225,22 @@ func transition(ctx context.Context, tx pgx.Tx, seatIDs []string, showID, update
 	b.Queue(update, append([]any{seatIDs, showID}, args...)...).Query(func(rows pgx.Rows) error {
 		var id string
 		var expires *time.Time
-		_, err := pgx.ForEachRow(rows, []any{&id, &changed.at, &expires}, func() error {
-			changed.ids = append(changed.ids, id)
+		_, err := pgx.ForEachRow(rows, []any{&id, &t.at, &expires}, func() error {
+			t.changed = append(t.changed, id)
 			if expires != nil {
-				changed.expiresAt = *expires
+				t.expiresAt = *expires
 			}
 			return nil
 		})
 		return err
 	})
-	return locked, changed, tx.SendBatch(ctx, b).Close()
 }
 
 // tokensOf returns the hold each of seatIDs was locked under.
-func tokensOf(locked map[string]lockedSeat, seatIDs []string) []string {
+func (t *transition) tokensOf(seatIDs []string) []string {
 	out := make([]string, len(seatIDs))
 	for i, id := range seatIDs {
-		out[i] = locked[id].token
+		out[i] = t.locked[id].token
 	}
 	return out
 }

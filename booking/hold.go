@@ -28,6 +28,7 @@ type Lapse struct {
 	Release
 	ExpiredAt time.Time // when the freed seats' hold lapsed
 	LiveUntil time.Time // set if nothing was freed because the hold is still live
+	CheckedAt time.Time // the database's clock when it found the hold live
 }
 
 // Gate sheds contention in front of the database: it lets one token at a time

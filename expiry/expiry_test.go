@@ -3,7 +3,9 @@ package expiry_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -100,7 +102,7 @@ func TestWorkerRelease(t *testing.T) {
 				case "lapsed":
 					return booking.Lapse{Release: booking.Release{SeatIDs: []string{"s1", "s2"}, ReleasedAt: now.Add(30 * time.Millisecond)}, ExpiredAt: now}, nil
 				case "early":
-					return booking.Lapse{LiveUntil: now.Add(time.Millisecond)}, nil
+					return booking.Lapse{LiveUntil: now.Add(30 * time.Millisecond), CheckedAt: now}, nil
 				case "broken":
 					return booking.Lapse{}, errors.New("database down")
 				}
@@ -118,7 +120,7 @@ func TestWorkerRelease(t *testing.T) {
 		if len(o.got) != 1 || o.got[0] != "event 2ns 30ms" {
 			t.Errorf("observed %v, want one event release of 2 seats 30ms late", o.got)
 		}
-		if len(retried) != 1 || retried[0].Token != "early" || !retried[0].ExpiresAt.Equal(now.Add(time.Millisecond)) {
+		if len(retried) != 1 || retried[0].Token != "early" || !retried[0].ExpiresAt.Equal(now.Add(30*time.Millisecond)) {
 			t.Errorf("retried %v, want the early notice again at its hold's expiry", retried)
 		}
 	})
@@ -179,4 +181,61 @@ func TestWorkerRunSweepsAtStartAndOff(t *testing.T) {
 			t.Errorf("got %d sweeps in 2.5s with a 1s interval, want 3 (at start, 1s, 2s)", sweeps)
 		}
 	})
+}
+
+// TestEarlyNoticeUnderClockSkew: this host's clock runs ahead of the
+// database's, so every notice comes early; it is retried once per the
+// database's own estimate, not in a busy loop.
+func TestEarlyNoticeUnderClockSkew(t *testing.T) {
+	const skew = 50 * time.Millisecond
+	expires := time.Now().Add(20 * time.Millisecond)
+	var calls atomic.Int64
+	w := &expiry.Worker{Store: &fakeStore{releaseHold: func(string) (booking.Lapse, error) {
+		calls.Add(1)
+		dbNow := time.Now().Add(-skew)
+		if dbNow.Before(expires) {
+			return booking.Lapse{LiveUntil: expires, CheckedAt: dbNow}, nil
+		}
+		return booking.Lapse{Release: booking.Release{SeatIDs: []string{"s"}}, ExpiredAt: expires}, nil
+	}}}
+	timers := expiry.NewTimers(func(ctx context.Context, token string) { w.Release(ctx, token, booking.ReleasedByTimer) })
+	w.Retry = timers
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	timers.Schedule(ctx, booking.Hold{Token: "h", ExpiresAt: expires})
+	timers.Run(ctx)
+	if n := calls.Load(); n > 5 {
+		t.Errorf("ReleaseHold ran %d times for one hold, want a few", n)
+	}
+}
+
+// TestNoticesReleasedConcurrently: a burst of expiries is not released one
+// transaction after another.
+func TestNoticesReleasedConcurrently(t *testing.T) {
+	var inFlight, most atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(40)
+	w := &expiry.Worker{Releasers: 8, Store: &fakeStore{releaseHold: func(string) (booking.Lapse, error) {
+		defer wg.Done()
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		time.Sleep(5 * time.Millisecond) // a transaction's worth of work
+		return booking.Lapse{}, nil
+	}}}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	for i := range 40 {
+		w.Notify(fmt.Sprint("h", i), booking.ReleasedByTimer)
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if m := most.Load(); m < 2 || m > 8 {
+		t.Errorf("at most %d releases ran at once, want between 2 and 8", m)
+	}
 }

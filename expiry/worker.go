@@ -7,6 +7,7 @@ package expiry
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"seatmanager/booking"
@@ -37,6 +38,35 @@ type Worker struct {
 	// the database clock (clocks of Redis and the database differ a little).
 	// Optional; without it, the sweep takes over.
 	Retry booking.Scheduler
+	// Releasers is how many notices are acted on at once. Default 8: a burst
+	// of expiries is a burst of transactions, which one at a time would each
+	// wait for all the others.
+	Releasers int
+
+	once    sync.Once
+	notices chan notice
+}
+
+type notice struct{ token, path string }
+
+// minRetry keeps a notice that came early from coming back at once, whatever
+// the clocks say.
+const minRetry = 10 * time.Millisecond
+
+// Notify asks for hold token to be released if it has lapsed, by one of the
+// releasers Run starts; it does not wait. If they are that far behind, the
+// notice is dropped: the sweep releases the hold.
+func (w *Worker) Notify(token, path string) {
+	select {
+	case w.queue() <- notice{token, path}:
+	default:
+		w.logger().Debug("expiry notice dropped; the sweep will release the hold", "token", token)
+	}
+}
+
+func (w *Worker) queue() chan notice {
+	w.once.Do(func() { w.notices = make(chan notice, 10000) })
+	return w.notices
 }
 
 // Release frees hold token if it has lapsed, as notified by path.
@@ -50,7 +80,10 @@ func (w *Worker) Release(ctx context.Context, token, path string) {
 	case len(lapse.SeatIDs) > 0:
 		w.observe(path, lapse)
 	case !lapse.LiveUntil.IsZero() && w.Retry != nil:
-		if err := w.Retry.Schedule(ctx, booking.Hold{Token: token, ExpiresAt: lapse.LiveUntil}); err != nil {
+		// Come back when the database's clock will say it lapsed, measured
+		// on the database's clock: this host's may run ahead of it.
+		wait := max(lapse.LiveUntil.Sub(lapse.CheckedAt), minRetry)
+		if err := w.Retry.Schedule(ctx, booking.Hold{Token: token, ExpiresAt: time.Now().Add(wait)}); err != nil {
 			w.logger().Warn("reschedule early expiry notice", "token", token, "err", err)
 		}
 	}
@@ -78,9 +111,27 @@ func (w *Worker) Sweep(ctx context.Context) (int, error) {
 	}
 }
 
-// Run sweeps at start and every SweepInterval until ctx is done. With sweeping
-// off it only waits for ctx.
+// Run acts on notices and sweeps, at start and every SweepInterval, until ctx
+// is done. With sweeping off it only acts on notices.
 func (w *Worker) Run(ctx context.Context) error {
+	releasers := w.Releasers
+	if releasers <= 0 {
+		releasers = 8
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range releasers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case n := <-w.queue():
+					w.Release(ctx, n.token, n.path)
+				}
+			}
+		})
+	}
 	if w.SweepInterval <= 0 {
 		<-ctx.Done()
 		return nil

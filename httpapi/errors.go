@@ -50,6 +50,8 @@ var (
 		"A request with this Idempotency-Key is still being processed. Retry after the Retry-After seconds to get its answer."}
 	problemKeyReused = problemType{"idempotency-key-reused", http.StatusUnprocessableEntity, "Idempotency-Key reused",
 		"This Idempotency-Key was already used for a different request (another route, caller or body). Use a new key for a new action."}
+	problemNotRecorded = problemType{"not-recorded", http.StatusServiceUnavailable, "Answer not recorded",
+		"The request ran but its answer could not be stored, so it is not given: a retry could not get it again. Retry with the same Idempotency-Key."}
 	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
 		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
 )
@@ -60,7 +62,7 @@ func init() {
 	for _, p := range []problemType{
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
-		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemInternal,
+		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded, problemInternal,
 	} {
 		problemTypes[p.slug] = p
 	}
@@ -81,6 +83,7 @@ var otherProblems = map[error]problemType{
 	idempotency.ErrKeyInvalid:   problemKeyInvalid,
 	idempotency.ErrKeyInUse:     problemKeyInUse,
 	idempotency.ErrKeyReused:    problemKeyReused,
+	idempotency.ErrNotRecorded:  problemNotRecorded,
 	booking.ErrDuplicateRequest: problemKeyInUse,
 }
 

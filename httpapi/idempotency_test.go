@@ -2,15 +2,22 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"seatmanager/booking"
+	"seatmanager/httpapi"
+	"seatmanager/idempotency"
+	"seatmanager/memory"
 )
 
 // postKey sends a POST with the given Idempotency-Key (none if key is empty).
@@ -135,7 +142,6 @@ func testConflictReplayed(t *testing.T, e *env) {
 	wantStatus(t, e.postKey(t, "/api/seats/release-bulk", "a2", map[string]any{"seatIds": e.seats[:1], "userId": "alice"}), http.StatusOK)
 	wantReplay(t, first, e.postKey(t, "/api/seats/hold-bulk", "b1", bobs))
 	wantSeats(t, e, "available", e.seats[:2]...)
-	// A 410 for a lapsed hold is an outcome as well.
 }
 
 func testRejectedStoresNothing(t *testing.T, e *env) {
@@ -210,4 +216,122 @@ func testConcurrentSameKey(t *testing.T, e *env) {
 	if again.status != http.StatusOK || !bytes.Equal(again.body, stored) {
 		t.Errorf("after the race: got %d %s, want the stored answer", again.status, again.body)
 	}
+}
+
+// downMarkers are markers whose Redis is gone.
+type downMarkers struct{}
+
+func (downMarkers) Claim(context.Context, string, string, string, time.Duration) (idempotency.Mark, error) {
+	return idempotency.Mark{}, errors.New("redis down")
+}
+func (downMarkers) Complete(context.Context, string, string, string, []byte, time.Duration) error {
+	return errors.New("redis down")
+}
+func (downMarkers) Abandon(context.Context, string, string) error { return errors.New("redis down") }
+
+// TestIdempotencyWithoutMarkers: with the markers gone, duplicates of a key run
+// at once; the receipts still let exactly one answer stand, and every client
+// hears that one.
+func TestIdempotencyWithoutMarkers(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{})
+			svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{})
+			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
+				Ready: e.store.Ping, Receipts: e.store, Markers: downMarkers{}, Logger: slog.New(slog.DiscardHandler),
+			}))
+			srv := httptest.NewServer(e.handler)
+			defer srv.Close()
+			body := fmt.Sprintf(`{"seatIds":["%s","%s"],"userId":"alice"}`, e.seats[0], e.seats[1])
+			answers := map[string]int{}
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range 50 {
+				wg.Go(func() {
+					<-start
+					req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/seats/hold-bulk", strings.NewReader(body))
+					req.Header.Set("Idempotency-Key", "same")
+					resp, err := srv.Client().Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer resp.Body.Close()
+					b, _ := io.ReadAll(resp.Body)
+					mu.Lock()
+					answers[fmt.Sprintf("%d %s", resp.StatusCode, b)]++
+					mu.Unlock()
+				})
+			}
+			close(start)
+			wg.Wait()
+			if len(answers) != 1 {
+				t.Errorf("one key, %d different answers: %v", len(answers), answers)
+			}
+			again := e.postKey(t, "/api/seats/hold-bulk", "same", body)
+			for a := range answers {
+				if a != fmt.Sprintf("%d %s", again.status, again.body) {
+					t.Errorf("retry got %d %s, want %s", again.status, again.body, a)
+				}
+			}
+			if seq, _ := e.seatStatuses(t); seq > 2 {
+				t.Errorf("got seq %v, want at most one hold of two seats", seq)
+			}
+		})
+	}
+}
+
+// TestKeyCoversPath: a key used to extend one hold cannot be reused to extend
+// another; the path is part of what the key stands for.
+func TestKeyCoversPath(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{HoldTTL: time.Minute, MaxExtensions: 2})
+			a := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice"}).json(t)["holdToken"].(string)
+			b := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[1:2], "userId": "alice"}).json(t)["holdToken"].(string)
+			body := map[string]any{"userId": "alice"}
+			wantStatus(t, e.postKey(t, "/api/holds/"+a+"/extend", "ext", body), http.StatusOK)
+			wantProblem(t, e.postKey(t, "/api/holds/"+b+"/extend", "ext", body), http.StatusUnprocessableEntity, "idempotency-key-reused")
+		})
+	}
+}
+
+// TestRetryAfterMarkersForget: when the markers no longer know a key (a
+// restart, or their cache lapsed), a retry still gets the first answer, even
+// though running the request again would now answer something else.
+func TestRetryAfterMarkersForget(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{HoldTTL: time.Minute, MaxExtensions: 2})
+			token := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice"}).json(t)["holdToken"].(string)
+			ext := map[string]any{"userId": "alice"}
+			first := e.postKey(t, "/api/holds/"+token+"/extend", "x1", ext)
+			wantStatus(t, first, http.StatusOK)
+			wantStatus(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice", "holdToken": token}), http.StatusOK)
+			svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{HoldTTL: time.Minute, MaxExtensions: 2})
+			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers()}))
+			wantReplay(t, first, e.postKey(t, "/api/holds/"+token+"/extend", "x1", ext))
+		})
+	}
+}
+
+// TestHoldExpiredReplayed: a 410 is an outcome, replayed like any other.
+func TestHoldExpiredReplayed(t *testing.T) {
+	e := newEnv(t, booking.Config{HoldTTL: 20 * time.Millisecond})
+	token := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice"}).json(t)["holdToken"]
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, st := e.seatStatuses(t); st[e.seats[0]] == "available" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hold did not lapse within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	book := map[string]any{"seatIds": e.seats[:1], "userId": "alice", "holdToken": token}
+	first := e.postKey(t, "/api/seats/book-bulk", "late", book)
+	wantProblem(t, first, http.StatusGone, "hold-expired")
+	wantReplay(t, first, e.postKey(t, "/api/seats/book-bulk", "late", book))
 }

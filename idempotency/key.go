@@ -24,6 +24,9 @@ var (
 	ErrKeyInUse = errors.New("a request with this Idempotency-Key is still being processed")
 	// ErrKeyReused: the key was used before for a different request.
 	ErrKeyReused = errors.New("this Idempotency-Key was used for a different request")
+	// ErrNotRecorded: the request's answer could not be stored, so it is not
+	// given: a retry could not get it again. Retrying is safe.
+	ErrNotRecorded = errors.New("the answer could not be recorded; retry the request with the same key")
 )
 
 // ParseKey returns the key that the Idempotency-Key header values carry. The

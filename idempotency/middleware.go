@@ -66,9 +66,9 @@ type Config struct {
 type Middleware struct {
 	cfg     Config
 	markers *booking.Breaker
-	later   chan booking.Receipt // answers for Run to store
-	laterMu sync.RWMutex         // held to send on later; locked to stop sends
-	running bool                 // Run is draining later
+	later   chan saving  // answers for Run to store
+	laterMu sync.RWMutex // held to send on later; locked to stop sends
+	running bool         // Run is draining later
 }
 
 // New returns a Middleware.
@@ -92,7 +92,7 @@ func New(cfg Config) *Middleware {
 	return &Middleware{
 		cfg:     cfg,
 		markers: &booking.Breaker{Name: "idempotency markers", Backoff: time.Second, Logger: cfg.Logger},
-		later:   make(chan booking.Receipt, 4*batchMax),
+		later:   make(chan saving, 4*batchMax),
 	}
 }
 
@@ -148,8 +148,10 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		// Keys belong to a caller on a route; the fingerprint covers the path
+		// itself, so a key reused for another hold's extension is caught.
 		scope += " " + r.Pattern
-		m.serve(w, r, next, &pending{scope: scope, key: key, fingerprint: Fingerprint(r.Method, r.Pattern, body), ttl: m.cfg.TTL})
+		m.serve(w, r, next, &pending{scope: scope, key: key, fingerprint: Fingerprint(r.Method, r.URL.EscapedPath(), body), ttl: m.cfg.TTL})
 	})
 }
 
@@ -172,10 +174,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	// The marker is ours. Markers forget (restarts, evictions, CacheTTL), so the
 	// database may hold a receipt of this key from an earlier attempt; rather
-	// than look it up before every request, the request runs and the database
-	// answers: a change commits its receipt in its own transaction, which fails
-	// if an earlier one exists (and the change is undone), and an answer without
-	// a change is checked against the receipts below.
+	// than look it up before every request, the request runs and the receipts
+	// decide: a change claims its receipt in its own transaction, which fails if
+	// an earlier one exists (and the change is undone); any other answer is
+	// checked against the receipts before it is sent.
 	rec := newRecorder()
 	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, pendingKey{}, p)))
 	resp := rec.response()
@@ -187,52 +189,40 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// Committed with the change: the stored answer is the one to send.
 		own.Response = *rendered
 		answer = own
-	case isSuccess(resp.Status):
-		// A change without a receipt of its own: keep its answer before it is sent.
-		if own.Response, err = resp.Encode(); err == nil {
-			answer, err = m.cfg.Receipts.SaveReceipt(ctx, own, m.cfg.TTL)
-		}
 	case isOutcome(resp.Status):
 		// It ran and changed nothing (the seats were taken, the hold lapsed,
-		// or an earlier attempt's receipt undid it).
+		// or an earlier attempt's receipt undid it), or it is a change that did
+		// not commit its receipt with itself (a handler that forgot For). The
+		// answer is stored before it is sent, unless an earlier one stands.
+		if isSuccess(resp.Status) {
+			m.cfg.Logger.Error("a keyed request succeeded without a receipt committed with its change", "scope", p.scope)
+		}
 		if own.Response, err = resp.Encode(); err == nil {
-			answer, err = m.answerOfNoChange(ctx, own)
+			answer, err = m.save(ctx, own)
 		}
 	default:
 		// Rejected before it did anything, or failed: nothing to remember, and
-		// a retry runs anew.
+		// a retry runs anew; unless an earlier attempt answered this key.
+		earlier, lerr := m.cfg.Receipts.Receipt(ctx, p.scope, p.key)
+		if lerr == nil {
+			m.complete(ctx, id, lease, earlier)
+			m.replay(w, r, p, earlier, true)
+			return
+		}
 		m.abandon(ctx, id, lease)
 		resp.Write(w, false)
 		return
 	}
 	if err != nil {
+		// The client must not hear an answer its retry could not get again.
 		m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
 		m.abandon(ctx, id, lease)
-		resp.Write(w, false)
+		m.cfg.Fail(w, r, ErrNotRecorded)
 		return
 	}
 	m.complete(ctx, id, lease, answer)
 	// The answer is another attempt's when that attempt stored its receipt first.
 	m.replay(w, r, p, answer, !bytes.Equal(answer.Response, own.Response))
-}
-
-// answerOfNoChange returns the answer for a request that changed nothing: an
-// earlier attempt's receipt if there is one, else its own, which is stored
-// behind (see Run). Nothing depends on that write: were it lost, a retry would
-// run again, and it too would change nothing that is not the retry's to change.
-// A request refused at the seat gate thus costs one read of the database and no
-// transaction.
-func (m *Middleware) answerOfNoChange(ctx context.Context, own booking.Receipt) (booking.Receipt, error) {
-	earlier, err := m.cfg.Receipts.Receipt(ctx, own.Scope, own.Key)
-	switch {
-	case err == nil:
-		return earlier, nil
-	case errors.Is(err, booking.ErrNotFound):
-		m.saveLater(ctx, own)
-		return own, nil
-	default:
-		return booking.Receipt{}, err
-	}
 }
 
 // answerMarked answers a request whose key another attempt has marked.
@@ -251,7 +241,9 @@ func (m *Middleware) answerMarked(ctx context.Context, w http.ResponseWriter, r 
 	case err == nil:
 		m.replay(w, r, p, stored, true)
 	case errors.Is(err, booking.ErrNotFound):
-		m.cfg.Fail(w, r, &InUseError{RetryAfter: mark.LeaseLeft})
+		// The lease says when another attempt may take over; the request itself
+		// is likely done long before, so the client is told to look again soon.
+		m.cfg.Fail(w, r, &InUseError{RetryAfter: min(mark.LeaseLeft, time.Second)})
 	default:
 		m.cfg.Fail(w, r, err)
 	}

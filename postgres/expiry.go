@@ -14,12 +14,15 @@ import (
 // releaseHoldSQL frees the seats of one hold whose expiry has passed by the
 // database clock. A hold that was booked, released or extended meanwhile does
 // not match: an expiry notice can never free seats that are still someone's.
+// Seats another transaction has locked are skipped rather than waited for:
+// several instances hear each notice, and a seat being taken over right now is
+// not this notice's to free (the sweep has the last word).
 const releaseHoldSQL = `
 WITH locked AS MATERIALIZED (
     SELECT id, hold_expires_at FROM seats
     WHERE hold_token = $1 AND status = 'held'
     ORDER BY id
-    FOR NO KEY UPDATE
+    FOR NO KEY UPDATE SKIP LOCKED
 )
 UPDATE seats AS s
 SET status = 'available', hold_token = NULL, holder = NULL, hold_expires_at = NULL,
@@ -42,10 +45,11 @@ func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, e
 			return err
 		}
 		var live *time.Time
-		if err := tx.QueryRow(ctx, "SELECT min(hold_expires_at) FROM seats WHERE hold_token = $1 AND status = 'held'", token).Scan(&live); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT min(hold_expires_at), clock_timestamp() FROM seats WHERE hold_token = $1 AND status = 'held'",
+			token).Scan(&live, &lapse.CheckedAt); err != nil {
 			return err
 		}
-		if live != nil {
+		if live != nil && live.After(lapse.CheckedAt) {
 			lapse.LiveUntil = *live
 		}
 		return nil

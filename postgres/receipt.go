@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -81,16 +82,47 @@ SET fingerprint = EXCLUDED.fingerprint, response = EXCLUDED.response,
     created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
 WHERE r.expires_at <= clock_timestamp()`
 
-// SaveReceipts stores each receipt unless its key has one already, in one
-// statement: the write-behind of answers that came with no change to commit.
-func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error {
-	rs = booking.DistinctReceipts(rs)
-	scopes, keys, fps, resps := make([]string, len(rs)), make([]string, len(rs)), make([]string, len(rs)), make([][]byte, len(rs))
-	for i, r := range rs {
+// SaveReceipts stores each receipt unless its key has one, and returns, in
+// order, the receipt that stands for each: one round trip, whose two statements
+// run in one implicit transaction, so the read sees the insert and every
+// receipt a concurrent writer committed while the insert waited on its key.
+func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) ([]booking.Receipt, error) {
+	if len(rs) == 0 {
+		return nil, nil
+	}
+	distinct := booking.DistinctReceipts(rs)
+	scopes, keys, fps, resps := make([]string, len(distinct)), make([]string, len(distinct)), make([]string, len(distinct)), make([][]byte, len(distinct))
+	for i, r := range distinct {
 		scopes[i], keys[i], fps[i], resps[i] = r.Scope, r.Key, r.Fingerprint, r.Response
 	}
-	_, err := s.pool.Exec(ctx, saveReceiptsSQL, scopes, keys, fps, resps, ttl)
-	return wrap(err, "save receipts")
+	allScopes, allKeys := make([]string, len(rs)), make([]string, len(rs))
+	for i, r := range rs {
+		allScopes[i], allKeys[i] = r.Scope, r.Key
+	}
+	stood := make([]booking.Receipt, len(rs))
+	found := 0
+	b := &pgx.Batch{}
+	b.Queue(saveReceiptsSQL, scopes, keys, fps, resps, ttl)
+	b.Queue(`SELECT t.i, r.fingerprint, r.response
+		FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(scope, key, i)
+		JOIN receipts r ON r.scope = t.scope AND r.key = t.key`, allScopes, allKeys).Query(func(rows pgx.Rows) error {
+		var i int
+		var fp string
+		var resp []byte
+		_, err := pgx.ForEachRow(rows, []any{&i, &fp, &resp}, func() error {
+			stood[i-1] = booking.Receipt{Scope: rs[i-1].Scope, Key: rs[i-1].Key, Fingerprint: fp, Response: resp}
+			found++
+			return nil
+		})
+		return err
+	})
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, wrap(err, "save receipts")
+	}
+	if found != len(rs) {
+		return nil, fmt.Errorf("save receipts: %d of %d receipts not found after saving", len(rs)-found, len(rs))
+	}
+	return stood, nil
 }
 
 // SweepReceipts deletes up to limit expired receipts and reports how many it

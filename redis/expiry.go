@@ -41,15 +41,20 @@ func (k *HoldKeys) Schedule(ctx context.Context, h booking.Hold) error {
 	return nil
 }
 
+// configurer is a client or a single connection.
+type configurer interface {
+	ConfigGet(ctx context.Context, parameter string) *goredis.MapStringStringCmd
+	ConfigSet(ctx context.Context, parameter, value string) *goredis.StatusCmd
+}
+
 // EnableExpiryEvents makes Redis publish key expirations (notify-keyspace-events
 // E and x), keeping whatever else is enabled. Managed Redis services often
 // forbid CONFIG; their operators must set it themselves.
-func EnableExpiryEvents(ctx context.Context, client goredis.UniversalClient) error {
-	cur, err := client.ConfigGet(ctx, "notify-keyspace-events").Result()
+func EnableExpiryEvents(ctx context.Context, client configurer) error {
+	flags, err := expiryFlags(ctx, client)
 	if err != nil {
-		return fmt.Errorf("read notify-keyspace-events: %w", err)
+		return err
 	}
-	flags := cur["notify-keyspace-events"]
 	want := flags
 	if !strings.Contains(want, "E") {
 		want += "E"
@@ -64,6 +69,34 @@ func EnableExpiryEvents(ctx context.Context, client goredis.UniversalClient) err
 		return fmt.Errorf("set notify-keyspace-events %q: %w", want, err)
 	}
 	return nil
+}
+
+// ExpiryEventsEnabled reports whether Redis publishes key expirations.
+func ExpiryEventsEnabled(ctx context.Context, client configurer) (bool, error) {
+	flags, err := expiryFlags(ctx, client)
+	return strings.Contains(flags, "E") && (strings.Contains(flags, "x") || strings.Contains(flags, "A")), err
+}
+
+func expiryFlags(ctx context.Context, client configurer) (string, error) {
+	cur, err := client.ConfigGet(ctx, "notify-keyspace-events").Result()
+	if err != nil {
+		return "", fmt.Errorf("read notify-keyspace-events: %w", err)
+	}
+	return cur["notify-keyspace-events"], nil
+}
+
+// KeepExpiryEvents makes a client enable expiry events on every connection it
+// opens: a Redis that restarted has forgotten them, and the listener would
+// otherwise hear nothing until seatd restarts too.
+func KeepExpiryEvents(log *slog.Logger) func(*goredis.Options) {
+	return func(o *goredis.Options) {
+		o.OnConnect = func(ctx context.Context, cn *goredis.Conn) error {
+			if err := EnableExpiryEvents(ctx, cn); err != nil {
+				log.Warn("cannot enable Redis expiry events; lapsed holds wait for their timers or the sweep", "err", err)
+			}
+			return nil // a connection is still worth having
+		}
+	}
 }
 
 // Listener hears Redis delete expired hold keys and hands their tokens on.

@@ -63,8 +63,9 @@ func Open(ctx context.Context, redisURL string) (goredis.UniversalClient, error)
 }
 
 // NewClient is Open without the ping: the client connects when first used. A
-// server that keeps working while Redis is away starts with it.
-func NewClient(redisURL string) (*goredis.Client, error) {
+// server that keeps working while Redis is away starts with it. options adjust
+// the client's options last.
+func NewClient(redisURL string, options ...func(*goredis.Options)) (*goredis.Client, error) {
 	opt, err := goredis.ParseURL(redisURL)
 	if err != nil {
 		// The URL may hold a password, and url.Parse quotes the URL in its errors:
@@ -96,5 +97,8 @@ func NewClient(redisURL string) (*goredis.Client, error) {
 		opt.DialerRetries = dialerRetries
 	}
 	opt.ContextTimeoutEnabled = true
+	for _, o := range options {
+		o(opt)
+	}
 	return goredis.NewClient(opt), nil
 }

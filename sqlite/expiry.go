@@ -27,7 +27,8 @@ func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, e
 		}
 		var live sql.NullInt64
 		err = tx.QueryRowContext(ctx, "SELECT min(hold_expires_at) FROM seats WHERE hold_token = ? AND status = 'held'", token).Scan(&live)
-		if live.Valid {
+		lapse.CheckedAt = time.UnixMilli(now)
+		if live.Valid && live.Int64 > now {
 			lapse.LiveUntil = time.UnixMilli(live.Int64)
 		}
 		return err

@@ -71,18 +71,30 @@ func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Dur
 	return stored, wrap(err, "save receipt")
 }
 
-// SaveReceipts stores each receipt unless its key has one already, in one
-// transaction: the write-behind of answers that came with no change to commit.
-func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error {
+// SaveReceipts stores each receipt unless its key has one, and returns, in
+// order, the receipt that stands for each; one transaction for all.
+func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) ([]booking.Receipt, error) {
+	stood := make([]booking.Receipt, len(rs))
 	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
-		for _, r := range rs {
-			if _, err := execReceipt(ctx, tx, now, r, ttl); err != nil {
+		for i, r := range rs {
+			n, err := execReceipt(ctx, tx, now, r, ttl)
+			if err != nil {
 				return err
+			}
+			stood[i] = r
+			if n == 0 {
+				if err := tx.QueryRowContext(ctx, "SELECT fingerprint, response FROM receipts WHERE scope = ? AND key = ?",
+					r.Scope, r.Key).Scan(&stood[i].Fingerprint, &stood[i].Response); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
-	return wrap(err, "save receipts")
+	if err != nil {
+		return nil, wrap(err, "save receipts")
+	}
+	return stood, nil
 }
 
 // SweepReceipts deletes up to limit expired receipts and reports how many it deleted.

@@ -179,19 +179,28 @@ func testSaveReceipts(t *testing.T, s Store) {
 	if _, err := s.SaveReceipt(t.Context(), booking.Receipt{Scope: "a", Key: "old", Fingerprint: "fp-old", Response: []byte("first")}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	err := s.SaveReceipts(t.Context(), []booking.Receipt{
+	in := []booking.Receipt{
 		{Scope: "a", Key: "k1", Fingerprint: "fp-k1", Response: []byte("one")},
-		{Scope: "a", Key: "old", Fingerprint: "fp-old", Response: []byte("second")},
+		{Scope: "a", Key: "old", Fingerprint: "fp-other", Response: []byte("second")},
 		{Scope: "a", Key: "k2", Fingerprint: "fp-k2", Response: []byte("two")},
 		{Scope: "a", Key: "k1", Fingerprint: "fp-k1", Response: []byte("one again")},
-	}, time.Hour)
+	}
+	stood, err := s.SaveReceipts(t.Context(), in, time.Hour)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range stood {
+		got = append(got, r.Key+"="+string(r.Response)+"/"+r.Fingerprint)
+	}
+	want := []string{"k1=one/fp-k1", "old=first/fp-old", "k2=two/fp-k2", "k1=one/fp-k1"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("receipts that stand (-want +got):\n%s", diff)
 	}
 	wantReceipt(t, s, "a", "k1", "one")
 	wantReceipt(t, s, "a", "k2", "two")
 	wantReceipt(t, s, "a", "old", "first")
-	if err := s.SaveReceipts(t.Context(), nil, time.Hour); err != nil {
-		t.Errorf("SaveReceipts of none: %v", err)
+	if stood, err := s.SaveReceipts(t.Context(), nil, time.Hour); err != nil || len(stood) != 0 {
+		t.Errorf("SaveReceipts of none: got (%v, %v)", stood, err)
 	}
 }

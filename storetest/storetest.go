@@ -25,7 +25,7 @@ type Store interface {
 	Receipt(ctx context.Context, scope, key string) (booking.Receipt, error)
 	SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error)
 	SweepReceipts(ctx context.Context, limit int) (int, error)
-	SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) error
+	SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) ([]booking.Receipt, error)
 	LookupHold(ctx context.Context, token string) (booking.Hold, error)
 	ExtendHold(ctx context.Context, p booking.ExtendParams) (booking.Hold, error)
 	ReleaseHold(ctx context.Context, token string) (booking.Lapse, error)

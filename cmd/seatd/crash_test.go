@@ -294,3 +294,37 @@ func TestDisconnectThenRetry(t *testing.T) {
 		t.Errorf("database has bookings %v, the retry was told %s: want exactly that one", ids, a.body)
 	}
 }
+
+// TestCrashKeepsRefusal: a buyer refused at the gate (409) whose seatd is then
+// killed gets that same 409 from its retry after the restart, even though the
+// seat has become free meanwhile: the refusal was stored before it was sent.
+func TestCrashKeepsRefusal(t *testing.T) {
+	dbURL := testenv.PostgresURL(t)
+	env := map[string]string{"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true"}
+	p := startProcess(t, env)
+	c := newClient(t, p.url)
+	_, m := c.firstShow(t)
+	seat := m.Seats[0].ID
+	c.mustCall(t, "POST", "/api/seats/hold-bulk", map[string]any{"seatIds": []string{seat}, "userId": "alice"}, 200, nil)
+	httpc := &http.Client{Timeout: 10 * time.Second}
+	body := fmt.Sprintf(`{"seatIds":["%s"],"userId":"bob"}`, seat)
+	first := keyedPost(httpc, p.url+"/api/seats/hold-bulk", "bob-1", body)
+	if !first.got || first.status != http.StatusConflict {
+		t.Fatalf("got %+v, want 409", first)
+	}
+	c.http.CloseIdleConnections()
+	p.kill(t)
+	p = startProcess(t, env)
+	newClient(t, p.url).mustCall(t, "POST", "/api/seats/release-bulk", map[string]any{"seatIds": []string{seat}, "userId": "alice"}, 200, nil)
+	again := retryKeyed(t, httpc, p.url+"/api/seats/hold-bulk", "bob-1", body)
+	if again.status != first.status || !bytes.Equal(again.body, first.body) {
+		t.Errorf("retry after the crash: got %d %s, want the 409 %s", again.status, again.body, first.body)
+	}
+	var holds int
+	if err := openDB(t, dbURL).QueryRowContext(t.Context(), "SELECT count(*) FROM holds WHERE user_id = 'bob'").Scan(&holds); err != nil {
+		t.Fatal(err)
+	}
+	if holds != 0 {
+		t.Errorf("bob was told 409 but has %d holds", holds)
+	}
+}

@@ -73,8 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Lapsed holds are released by expiry notices (Redis events, or in-process
 	// timers) and by the sweep; timers also retry notices that came early.
 	worker := &expiry.Worker{Store: store, SweepInterval: cfg.SweepInterval, OnRelease: m.HoldReleased, Logger: log}
-	timers := expiry.NewTimers(func(ctx context.Context, token string) {
-		worker.Release(ctx, token, booking.ReleasedByTimer)
+	timers := expiry.NewTimers(func(_ context.Context, token string) {
+		worker.Notify(token, booking.ReleasedByTimer)
 	})
 	worker.Retry = timers
 	var sched booking.Scheduler = timers
@@ -83,8 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Scheduler: acc.holdKeys,
 			Breaker:   &booking.Breaker{Name: "redis hold keys", Backoff: time.Second, Logger: log},
 		}}
-		acc.listener.Expired = func(ctx context.Context, token string) {
-			worker.Release(ctx, token, booking.ReleasedByEvent)
+		acc.listener.Expired = func(_ context.Context, token string) {
+			worker.Notify(token, booking.ReleasedByEvent)
 		}
 	}
 	gate := acc.gate

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+
 	"fmt"
+	goredis "github.com/redis/go-redis/v9"
 	"log/slog"
 	"net/url"
 
@@ -64,7 +66,11 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 	if cfg.RedisURL == "" {
 		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(), close: func() {}}, nil
 	}
-	client, err := redis.NewClient(cfg.RedisURL)
+	var options []func(*goredis.Options)
+	if cfg.RedisConfigure {
+		options = append(options, redis.KeepExpiryEvents(log))
+	}
+	client, err := redis.NewClient(cfg.RedisURL, options...)
 	if err != nil {
 		return accelerators{}, err
 	}
@@ -73,9 +79,10 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 			"redis", redactURL(cfg.RedisURL), "err", err)
 	}
 	if !cfg.RedisConfigure {
-		log.Info("SEATD_REDIS_CONFIGURE=false: Redis must have notify-keyspace-events including E and x, or lapsed holds wait for the sweep")
-	} else if err := redis.EnableExpiryEvents(ctx, client); err != nil {
-		log.Warn("cannot enable Redis expiry events; lapsed holds wait for the sweep", "err", err)
+		if on, err := redis.ExpiryEventsEnabled(ctx, client); !on {
+			log.Warn("Redis does not publish key expirations (notify-keyspace-events needs E and x); "+
+				"holds of instances that die wait for the sweep", "err", err)
+		}
 	}
 	return accelerators{
 		gate:     redis.NewGate(client, cfg.RedisPrefix),

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// listening is seatd's log line with its address.
+var listening = regexp.MustCompile(`msg="seatd listening" addr=(\S+)`)
+
+// startSeatd builds the real seatd and runs it on a fresh SQLite file on a free
+// loopback port, as a user would; it is stopped at the end of the test.
+func startSeatd(tb testing.TB) string {
+	tb.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		tb.Fatalf("the go tool is needed to build seatd: %v", err)
+	}
+	dir := tb.TempDir()
+	bin := filepath.Join(dir, "seatd")
+	if out, err := exec.Command(goTool, "build", "-o", bin, "seatmanager/cmd/seatd").CombinedOutput(); err != nil {
+		tb.Fatalf("go build seatd: %v\n%s", err, out)
+	}
+
+	cmd := exec.Command(bin)
+	// Only our settings: a SEATD_REDIS_URL in the caller's environment must not
+	// point the test at a shared Redis.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SEATD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"SEATD_DATABASE_URL="+filepath.Join(dir, "seatd.db"),
+		"SEATD_ADDR=127.0.0.1:0",
+		// More shows than steady's workers, so that each has whole shows.
+		"SEATD_DEMO_SHOWS=16",
+	)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		tb.Fatalf("start seatd: %v", err)
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	addr := make(chan string, 1)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			mu.Lock()
+			logs.WriteString(sc.Text() + "\n")
+			mu.Unlock()
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+		io.Copy(io.Discard, stderr)
+	})
+	stop := func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	tb.Cleanup(stop)
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case <-time.After(30 * time.Second):
+		mu.Lock()
+		defer mu.Unlock()
+		tb.Fatalf("seatd did not log its address within 30s; logs:\n%s", logs.String())
+		return ""
+	}
+}
+
+// runJSON runs seatload with args and -json, and decodes its output into v.
+func runJSON(tb testing.TB, v any, args ...string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	start := time.Now()
+	err := run(tb.Context(), append(args, "-json"), &out, &errOut)
+	tb.Logf("seatload %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		tb.Fatalf("seatload %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	if err := json.Unmarshal(out.Bytes(), v); err != nil {
+		tb.Fatalf("seatload %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out.String())
+	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	url := startSeatd(t)
+
+	t.Run("storm", func(t *testing.T) {
+		var s summary
+		runJSON(t, &s, "storm", "-url", url, "-vus", "50", "-seats", "10")
+		switch st := s.Storm; {
+		case !s.OK || !s.Verification.OK || s.Verification.SeatsChecked != 10:
+			t.Errorf("ok %v, verification %+v, want ok with 10 seats checked", s.OK, s.Verification)
+		case st == nil || st.Winners < 1 || st.SeatsBooked < 1 || st.SeatsBooked > 10:
+			t.Errorf("storm = %+v, want at least one winner and 1–10 seats booked", st)
+		case st.Winners+st.Losers != 50 || st.LosersAnswered != st.Losers:
+			t.Errorf("storm = %+v, want 50 buyers, every loser answered 409", st)
+		case s.Requests != 50+st.Winners || s.Throughput <= 0:
+			t.Errorf("%d requests at %g/s, want 50 holds + %d books", s.Requests, s.Throughput, st.Winners)
+		}
+		for _, r := range s.Routes {
+			if r.LatencyMs.P50 <= 0 || r.LatencyMs.P50 > r.LatencyMs.P99 || r.LatencyMs.P99 > r.LatencyMs.Max {
+				t.Errorf("route %s latencies %+v, want 0 < p50 ≤ p99 ≤ max", r.Route, r.LatencyMs)
+			}
+		}
+	})
+
+	t.Run("steady", func(t *testing.T) {
+		var s summary
+		runJSON(t, &s, "steady", "-url", url, "-c", "4", "-duration", "2s")
+		switch st := s.Steady; {
+		case !s.OK || !s.Verification.OK:
+			t.Errorf("ok %v, verification %+v, want ok", s.OK, s.Verification)
+		case st == nil || st.Holds < 1 || st.Holds != st.Books+st.Releases || st.Conflicts != 0:
+			t.Errorf("steady = %+v, want holds = books + releases > 0 and no conflicts", st)
+		case s.WallSeconds < 0.5 || s.WallSeconds > 10:
+			t.Errorf("wall time %gs, want about 2s", s.WallSeconds)
+		}
+	})
+
+	t.Run("browse", func(t *testing.T) {
+		var s summary
+		runJSON(t, &s, "browse", "-url", url, "-c", "4", "-duration", "1s")
+		if !s.OK || s.Verification.SeatMapsChecked < 1 || s.Requests < s.Verification.SeatMapsChecked || s.Throughput <= 0 {
+			t.Errorf("browse: ok %v, %d requests at %g/s, verification %+v; want ok with seat maps checked",
+				s.OK, s.Requests, s.Throughput, s.Verification)
+		}
+	})
+}
+
+func TestCalibrate(t *testing.T) {
+	var c calibration
+	runJSON(t, &c, "calibrate", "-duration", "1s", "-c", "4", "-rows", "1000")
+	switch {
+	case !c.OK:
+		t.Errorf("calibrate not ok: %+v", c)
+	case c.Hello.Ops < 1 || c.Hello.PerSecond <= 0 || c.Hello.Errors != 0:
+		t.Errorf("hello = %+v, want some requests and no errors", c.Hello)
+	case c.SQLite.Ops < 1 || c.SQLite.PerSecond <= 0 || c.SQLite.Errors != 0:
+		t.Errorf("sqlite = %+v, want some UPDATEs and no errors", c.SQLite)
+	case c.PG != nil || c.PGSkipped == "":
+		t.Errorf("pg = %+v, skipped %q; want it skipped without -pg-url", c.PG, c.PGSkipped)
+	}
+}

@@ -1,0 +1,117 @@
+// Command seatload drives a running seatd with many concurrent buyers and checks,
+// through the API alone, that no seat was sold twice and that the booked seats are
+// exactly those whose buyers were told they won. It also measures this machine's
+// own limits (calibrate), so that results can be reported as ratios to them rather
+// than as absolute times that drift from machine to machine.
+//
+//	seatload storm     500 buyers released at once on the same 10 seats
+//	seatload steady    workers hold, book and release free seats for a while
+//	seatload browse    seat-map reads
+//	seatload calibrate a hello-world POST server, a bare hold UPDATE on PostgreSQL and SQLite
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "seatload:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches to a subcommand. It returns an error when the run failed in any
+// way a caller must notice: a request without an answer, a 5xx, an answer the
+// scenario cannot explain, or a verification problem.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if len(args) == 0 {
+		usage(stderr)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "storm":
+		return runStorm(ctx, rest, stdout, stderr)
+	case "steady":
+		return runSteady(ctx, rest, stdout, stderr)
+	case "browse":
+		return runBrowse(ctx, rest, stdout, stderr)
+	case "calibrate":
+		return runCalibrate(ctx, rest, stdout, stderr)
+	case helloServerCommand:
+		// Hidden: calibrate starts this binary again with it, so that the
+		// hello-world server does not share the load generator's process.
+		return runHelloServer(ctx, rest, os.Stdin, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return nil
+	default:
+		usage(stderr)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Usage: seatload <command> [flags]
+
+Commands:
+  storm      many buyers released at once on the same few seats, each holding 1–2 and booking
+  steady     workers hold 1–N free seats of their own shows and book or release them
+  browse     seat-map and show-list reads
+  calibrate  this machine's limits: hello-world POST server, bare hold UPDATE on PostgreSQL and SQLite
+
+Every command exits non-zero on a transport error, a 5xx, an unexpected answer or
+a failed verification. Run 'seatload <command> -h' for its flags.
+`)
+}
+
+// common are the flags every load command takes.
+type common struct {
+	url  string
+	json bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of the seatd to load")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of the summary table (and no progress bar)")
+}
+
+// newFlagSet returns a flag set that reports errors instead of exiting, so that
+// run stays testable.
+func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("seatload "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: seatload %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args and refuses positional arguments, which are always a
+// typo here (a flag value without its flag).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -2,6 +2,7 @@ package idempotency
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -25,6 +26,10 @@ type Markers interface {
 	// Abandon removes id's mark if it is still the in-flight mark of lease.
 	Abandon(ctx context.Context, id, lease string) error
 }
+
+// ErrEmptyResponse: Complete was given no answer. A done mark is told from one
+// in flight by its Response not being nil, so it needs at least one byte.
+var ErrEmptyResponse = errors.New("response is empty")
 
 // Mark is the state of a key in Markers.
 type Mark struct {

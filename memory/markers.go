@@ -3,7 +3,6 @@ package memory
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -12,10 +11,6 @@ import (
 )
 
 var _ idempotency.Markers = (*Markers)(nil)
-
-// errEmptyResponse: a done mark is told from one in flight by its Response not
-// being nil, so a done mark needs at least one byte of answer.
-var errEmptyResponse = errors.New("response is empty")
 
 // Markers is an idempotency.Markers in one process: a map from id to its mark.
 // It suits the embedded default, where there is only one seatd to see them. The
@@ -77,7 +72,7 @@ func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leas
 // the request's context may well be cancelled.
 func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) error {
 	if len(response) == 0 {
-		return fmt.Errorf("complete idempotency mark %.80q: %w", id, errEmptyResponse)
+		return fmt.Errorf("complete idempotency mark %.80q: %w", id, idempotency.ErrEmptyResponse)
 	}
 	if ttl <= 0 {
 		return fmt.Errorf("complete idempotency mark %.80q: ttl %v is not positive", id, ttl)

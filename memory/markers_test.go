@@ -162,7 +162,7 @@ func TestMarkersCancelled(t *testing.T) {
 
 func TestMarkersEmptyResponse(t *testing.T) {
 	m := NewMarkers()
-	if err := m.Complete(t.Context(), booking.NewID(), booking.NewID(), "fp", nil, time.Minute); !errors.Is(err, errEmptyResponse) {
+	if err := m.Complete(t.Context(), booking.NewID(), booking.NewID(), "fp", nil, time.Minute); !errors.Is(err, idempotency.ErrEmptyResponse) {
 		t.Errorf("Complete with a nil response: got %v, want errEmptyResponse", err)
 	}
 }

@@ -25,10 +25,7 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-var (
-	_ booking.Catalog   = (*Store)(nil)
-	_ booking.SeatStore = (*Store)(nil)
-)
+var _ booking.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL; pool settings such as
 // pool_max_conns may be given in it) and brings its schema up to date.

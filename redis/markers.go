@@ -176,7 +176,7 @@ func claimed(res any, fingerprint string, leaseTTL time.Duration) (idempotency.M
 // cancelled should pass context.WithoutCancel with a deadline of its own.
 func (m *Markers) Complete(ctx context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) error {
 	if len(response) == 0 {
-		return fmt.Errorf("complete idempotency mark %.80q: %w", id, errEmptyResponse)
+		return fmt.Errorf("complete idempotency mark %.80q: %w", id, idempotency.ErrEmptyResponse)
 	}
 	if ttl <= 0 {
 		return fmt.Errorf("complete idempotency mark %.80q: ttl %v is not positive", id, ttl)
@@ -200,10 +200,6 @@ func (m *Markers) Abandon(ctx context.Context, id, lease string) error {
 	}
 	return nil
 }
-
-// errEmptyResponse: a done mark is told from one in flight by its Response not
-// being nil, so a done mark needs at least one byte of answer.
-var errEmptyResponse = errors.New("response is empty")
 
 // encodeMark lays a mark out as described at tagInFlight.
 func encodeMark(tag byte, lease, fingerprint string, response []byte) []byte {

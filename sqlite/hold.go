@@ -48,7 +48,6 @@ func (s *Store) ExtendHold(ctx context.Context, p booking.ExtendParams) (booking
 		if err != nil {
 			return err
 		}
-		h.ExpiresAt = time.UnixMilli(expires)
 		lapsed := expires <= now
 		expires += p.By.Milliseconds()
 		h.ExpiresAt = time.UnixMilli(expires)

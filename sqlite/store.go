@@ -34,10 +34,7 @@ type Store struct {
 	read *sql.DB
 }
 
-var (
-	_ booking.Catalog   = (*Store)(nil)
-	_ booking.SeatStore = (*Store)(nil)
-)
+var _ booking.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the database file at path and brings its
 // schema up to date. path may also be a sqlite: or file: URL.

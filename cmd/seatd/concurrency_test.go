@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib"
-	goredis "github.com/redis/go-redis/v9" // the "pgx" database/sql driver, to check sales by SQL
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, to check sales by SQL
+	goredis "github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite"
 
 	"seatmanager/internal/testenv"

@@ -6,7 +6,7 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run deps lint test
+.PHONY: help run deps lint test bench loadtest
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -24,3 +24,9 @@ lint: ## gofmt, go vet and staticcheck
 
 test: deps lint ## install what is missing, lint, then run every test (unit, PostgreSQL, Redis, fuzz seeds) with -race
 	$(GO) test $(TESTFLAGS) ./...
+
+bench: deps ## measure: calibrate this machine, storm and steady on each backend, Go benchmarks; writes docs/BENCHMARKS.md
+	$(GO) test -tags bench -run TestBenchmarks -count=1 -timeout 30m -v ./loadtest
+
+loadtest: ## storm and steady against a seatd on the embedded default, started here
+	@./scripts/loadtest.sh

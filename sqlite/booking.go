@@ -25,7 +25,7 @@ RETURNING id`
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		expires := now + p.TTL.Milliseconds()
 		lapsed, err := queryInts(ctx, tx, "SELECT hold_expires_at FROM seats WHERE "+seatsIn+" AND status = 'held' AND hold_expires_at <= ?",
 			jsonArray(p.SeatIDs), now)
@@ -75,7 +75,7 @@ RETURNING id`
 // Book implements booking.SeatStore.
 func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking, error) {
 	bk := booking.Booking{ID: p.BookingID, ShowID: p.ShowID, UserID: p.UserID, SeatIDs: p.SeatIDs}
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		held, err := heldSeats(ctx, tx, now, p.SeatIDs, p.UserID, p.HoldToken)
 		if err != nil {
 			return err
@@ -88,11 +88,14 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 		if len(booked) != len(p.SeatIDs) {
 			return bookFailure(ctx, tx, now, p, held, booking.Unchanged(p.SeatIDs, booked))
 		}
-		for _, id := range p.SeatIDs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
-				VALUES (?, ?, ?, ?, ?, ?)`, p.ShowID, id, p.BookingID, p.UserID, held[id].token, now); err != nil {
-				return err
-			}
+		tokens := make([]string, len(p.SeatIDs))
+		for i, id := range p.SeatIDs {
+			tokens[i] = held[id].token
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
+			SELECT ?1, e.value, ?2, ?3, json_extract(?4, '$[' || e.key || ']'), ?5 FROM json_each(?6) AS e`,
+			p.ShowID, p.BookingID, p.UserID, jsonArray(tokens), now, jsonArray(p.SeatIDs)); err != nil {
+			return err
 		}
 		bk.BookedAt = time.UnixMilli(now)
 		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: now}, p.SeatIDs, nil); err != nil {
@@ -108,7 +111,7 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 
 // bookFailure explains why a book could not take the failed seats: 409 for seats
 // the user does not hold, else 410 for holds that lapsed.
-func bookFailure(ctx context.Context, tx *sql.Tx, now int64, p booking.BookParams, held map[string]heldSeat, failed []string) error {
+func bookFailure(ctx context.Context, tx *txn, now int64, p booking.BookParams, held map[string]heldSeat, failed []string) error {
 	if p.HoldToken != "" {
 		var expires int64
 		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ?", p.HoldToken, p.UserID).Scan(&expires)
@@ -143,7 +146,7 @@ RETURNING id`
 // Release implements booking.SeatStore.
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
 	r := booking.Release{ShowID: p.ShowID, SeatIDs: p.SeatIDs}
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		held, err := heldSeats(ctx, tx, now, p.SeatIDs, p.UserID, p.HoldToken)
 		if err != nil {
 			return err
@@ -176,7 +179,7 @@ type heldSeat struct {
 	lapsed bool
 }
 
-func heldSeats(ctx context.Context, tx *sql.Tx, now int64, seatIDs []string, userID, holdToken string) (map[string]heldSeat, error) {
+func heldSeats(ctx context.Context, tx *txn, now int64, seatIDs []string, userID, holdToken string) (map[string]heldSeat, error) {
 	rows, err := tx.QueryContext(ctx, heldSQL, now, jsonArray(seatIDs), userID, holdToken, holdToken)
 	if err != nil {
 		return nil, err
@@ -202,22 +205,23 @@ type event struct {
 
 // appendEvents bumps the show's seq and records one event per seat, numbered
 // below the new seq. holdTokens, if not nil, gives each seat's hold.
-func appendEvents(ctx context.Context, tx *sql.Tx, showID string, e event, seatIDs, holdTokens []string) error {
+func appendEvents(ctx context.Context, tx *txn, showID string, e event, seatIDs, holdTokens []string) error {
 	var seq int64
 	if err := tx.QueryRowContext(ctx, "UPDATE shows SET seq = seq + ? WHERE id = ? RETURNING seq",
 		len(seatIDs), showID).Scan(&seq); err != nil {
 		return err
 	}
-	first := seq - int64(len(seatIDs)) + 1
-	for i, id := range seatIDs {
-		var token any
-		if holdTokens != nil {
-			token = holdTokens[i]
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, showID, first+int64(i), id, string(e.status), token, nullable(e.bookingID), e.at); err != nil {
-			return err
-		}
+	if holdTokens == nil {
+		holdTokens = []string{}
 	}
-	return nil
+	// One statement for all the seats: the i-th seat gets seq first+i and the
+	// i-th hold token (none if there are none).
+	_, err := tx.ExecContext(ctx, appendEventsSQL, showID, seq-int64(len(seatIDs))+1, string(e.status),
+		jsonArray(holdTokens), nullable(e.bookingID), e.at, jsonArray(seatIDs))
+	return err
 }
+
+const appendEventsSQL = `
+INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
+SELECT ?1, ?2 + e.key, e.value, ?3, json_extract(?4, '$[' || e.key || ']'), ?5, ?6
+FROM json_each(?7) AS e`

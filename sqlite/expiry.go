@@ -15,7 +15,7 @@ import (
 // a hold booked or released meanwhile has no seats left to free.
 func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, error) {
 	var lapse booking.Lapse
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		lapses, err := releaseLapsed(ctx, tx, now, `
 			SELECT id, show_id, hold_token, hold_expires_at FROM seats
 			WHERE hold_token = ? AND status = 'held' AND hold_expires_at <= ?`, token, now)
@@ -40,7 +40,7 @@ func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, e
 // belong to: the sweep that catches what expiry notices missed.
 func (s *Store) ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error) {
 	var lapses []booking.Lapse
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		var err error
 		lapses, err = releaseLapsed(ctx, tx, now, `
 			SELECT id, show_id, hold_token, hold_expires_at FROM seats
@@ -53,7 +53,7 @@ func (s *Store) ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, 
 // releaseLapsed frees the seats a query selects as (seat, show, hold, expiry),
 // groups them by hold and logs their events show by show. SQLite's one writer
 // means nothing changes between the select and the update.
-func releaseLapsed(ctx context.Context, tx *sql.Tx, now int64, query string, args ...any) ([]booking.Lapse, error) {
+func releaseLapsed(ctx context.Context, tx *txn, now int64, query string, args ...any) ([]booking.Lapse, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,7 @@ import (
 // booking.ErrNotFound once it has none.
 func (s *Store) LookupHold(ctx context.Context, token string) (booking.Hold, error) {
 	h := booking.Hold{Token: token}
-	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
 		var expires int64
 		err := tx.QueryRowContext(ctx, "SELECT user_id, show_id, version, extensions, expires_at FROM holds WHERE token = ?", token).
 			Scan(&h.UserID, &h.ShowID, &h.Version, &h.Extensions, &expires)
@@ -38,7 +38,7 @@ func (s *Store) LookupHold(ctx context.Context, token string) (booking.Hold, err
 // ExtendHold implements booking.HoldStore.
 func (s *Store) ExtendHold(ctx context.Context, p booking.ExtendParams) (booking.Hold, error) {
 	h := booking.Hold{Token: p.Token}
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		var expires int64
 		err := tx.QueryRowContext(ctx, "SELECT user_id, show_id, version, extensions, expires_at FROM holds WHERE token = ?", p.Token).
 			Scan(&h.UserID, &h.ShowID, &h.Version, &h.Extensions, &expires)

@@ -22,7 +22,7 @@ WHERE receipts.expires_at <= ?5`
 
 // insertReceipt stores a seat change's receipt in its transaction, or fails with
 // booking.ErrDuplicateRequest if the key has one already.
-func insertReceipt(ctx context.Context, tx *sql.Tx, now int64, idem *booking.Idempotent, result any) error {
+func insertReceipt(ctx context.Context, tx *txn, now int64, idem *booking.Idempotent, result any) error {
 	if idem == nil {
 		return nil
 	}
@@ -37,7 +37,7 @@ func insertReceipt(ctx context.Context, tx *sql.Tx, now int64, idem *booking.Ide
 	return err
 }
 
-func execReceipt(ctx context.Context, tx *sql.Tx, now int64, r booking.Receipt, ttl time.Duration) (int64, error) {
+func execReceipt(ctx context.Context, tx *txn, now int64, r booking.Receipt, ttl time.Duration) (int64, error) {
 	res, err := tx.ExecContext(ctx, insertReceiptSQL, r.Scope, r.Key, r.Fingerprint, r.Response, now, ttl.Milliseconds())
 	if err != nil {
 		return 0, err
@@ -60,7 +60,7 @@ func (s *Store) Receipt(ctx context.Context, scope, key string) (booking.Receipt
 // the receipt that stands: r, or the one another attempt stored first.
 func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Duration) (booking.Receipt, error) {
 	stored := r
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		n, err := execReceipt(ctx, tx, now, r, ttl)
 		if err != nil || n == 1 {
 			return err
@@ -75,7 +75,7 @@ func (s *Store) SaveReceipt(ctx context.Context, r booking.Receipt, ttl time.Dur
 // order, the receipt that stands for each; one transaction for all.
 func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time.Duration) ([]booking.Receipt, error) {
 	stood := make([]booking.Receipt, len(rs))
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		for i, r := range rs {
 			n, err := execReceipt(ctx, tx, now, r, ttl)
 			if err != nil {
@@ -100,7 +100,7 @@ func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time
 // SweepReceipts deletes up to limit expired receipts and reports how many it deleted.
 func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {
 	var n int64
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM receipts WHERE rowid IN (
 			SELECT rowid FROM receipts WHERE expires_at <= ? LIMIT ?)`, now, limit)
 		if err != nil {

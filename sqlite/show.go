@@ -22,7 +22,7 @@ ORDER BY sh.starts_at, sh.id`
 // Shows implements booking.Catalog.
 func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
 	var shows []booking.Show
-	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
 		rows, err := tx.QueryContext(ctx, showsSQL, now)
 		if err != nil {
 			return err
@@ -53,7 +53,7 @@ ORDER BY length(s.row_label), s.row_label, s.number`
 // transaction, so the seq is exactly the last event the statuses include.
 func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, error) {
 	m := booking.SeatMap{ShowID: showID}
-	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
 		if err := tx.QueryRowContext(ctx, "SELECT seq FROM shows WHERE id = ?", showID).Scan(&m.Seq); err != nil {
 			if err == sql.ErrNoRows {
 				return booking.NotFoundf("no show %s", showID)
@@ -100,7 +100,7 @@ func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]str
 // show with that id exists already, so concurrent seeding of the same show is safe.
 func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, error) {
 	var created bool
-	err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO shows (id, movie_title, starts_at, auditorium, created_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			show.ID, show.MovieTitle, show.StartsAt.UnixMilli(), show.Auditorium, now)
@@ -111,13 +111,9 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 			return err
 		}
 		created = true
-		stmt, err := tx.PrepareContext(ctx, "INSERT INTO seats (id, show_id, row_label, number, category) VALUES (?, ?, ?, ?, ?)")
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
 		for _, seat := range show.Seats {
-			if _, err := stmt.ExecContext(ctx, seat.ID, show.ID, seat.Row, seat.Number, seat.Category); err != nil {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO seats (id, show_id, row_label, number, category) VALUES (?, ?, ?, ?, ?)",
+				seat.ID, show.ID, seat.Row, seat.Number, seat.Category); err != nil {
 				return err
 			}
 		}
@@ -150,12 +146,13 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 
 // inReadTx runs fn in a read transaction, giving it the database clock: one
 // snapshot, one notion of now.
-func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx, now int64) error) error {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func (s *Store) inReadTx(ctx context.Context, fn func(tx *txn, now int64) error) error {
+	sqlTx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback()
+	defer sqlTx.Rollback()
+	tx := &txn{tx: sqlTx}
 	var now int64
 	if err := tx.QueryRowContext(ctx, nowSQL).Scan(&now); err != nil {
 		return err
@@ -166,7 +163,7 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *sql.Tx, now int64) err
 // UnavailableSeats implements booking.Catalog.
 func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
 	var ids []string
-	err := s.inReadTx(ctx, func(tx *sql.Tx, now int64) error {
+	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
 		var err error
 		ids, err = queryStrings(ctx, tx, `SELECT s.id FROM seats s
 			WHERE s.id IN (SELECT value FROM json_each(?)) AND s.show_id = ? AND NOT `+availableSQL,

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"runtime"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -26,10 +27,17 @@ var migrations embed.FS
 // Store is the SQLite store. It is safe for concurrent use, also by several
 // processes on one file (they queue on SQLite's write lock).
 type Store struct {
-	// write has one connection and every transaction on it starts with BEGIN
-	// IMMEDIATE: writers queue in database/sql instead of failing with SQLITE_BUSY
-	// when two read transactions try to upgrade at once.
-	write *sql.DB
+	// write holds the one connection that writes, used only by the writer
+	// goroutine (writer.go), which commits transactions in groups and starts
+	// each with BEGIN IMMEDIATE, so that no writer fails with SQLITE_BUSY. Its
+	// statements are prepared once.
+	write   *sql.DB
+	conn    *sql.Conn
+	writes  *prepared
+	jobs    chan job
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed by the writer when it has stopped
+	closing sync.Once
 	// read serves the many readers that WAL mode lets run beside the writer.
 	read *sql.DB
 }
@@ -51,7 +59,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	params := url.Values{"_pragma": {
 		"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)",
 	}}
-	write, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode()+"&_txlock=immediate")
+	write, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -63,7 +71,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(2 * runtime.GOMAXPROCS(0))
-	s := &Store{write: write, read: read}
+	conn, err := write.Conn(ctx)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{
+		write: write, conn: conn, writes: newPrepared(conn), read: read,
+		jobs: make(chan job), stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	go s.writeLoop()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -73,7 +91,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	err := errClosed
+	s.closing.Do(func() {
+		close(s.stop)
+		<-s.stopped
+		s.writes.close()
+		err = errors.Join(s.read.Close(), s.conn.Close(), s.write.Close())
+	})
+	return err
 }
 
 // Ping checks that the database file can be read.
@@ -84,20 +109,22 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at INTEGER NOT NULL) STRICT`); err != nil {
+	if err := s.inTx(ctx, func(tx *txn, now int64) error {
+		return tx.execScript(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY,
+			name TEXT NOT NULL,
+			applied_at INTEGER NOT NULL) STRICT`)
+	}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	for _, f := range files {
-		err := s.inTx(ctx, func(tx *sql.Tx, now int64) error {
+		err := s.inTx(ctx, func(tx *txn, now int64) error {
 			// Checked inside the transaction: another process may have just applied it.
 			var done bool
 			if err := tx.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?)", f.Version).Scan(&done); err != nil || done {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, f.SQL); err != nil {
+			if err := tx.execScript(ctx, f.SQL); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)", f.Version, f.Name, now)
@@ -113,20 +140,3 @@ func (s *Store) migrate(ctx context.Context) error {
 // nowSQL is the database clock in Unix milliseconds. Each transaction reads it once
 // and decides everything by that value.
 const nowSQL = "SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER)"
-
-// inTx runs fn in a write transaction, giving it the database clock.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx, now int64) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var now int64
-	if err := tx.QueryRowContext(ctx, nowSQL).Scan(&now); err != nil {
-		return err
-	}
-	if err := fn(tx, now); err != nil {
-		return err
-	}
-	return tx.Commit()
-}

@@ -1,0 +1,271 @@
+//go:build bench
+
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"seatmanager/internal/testenv"
+)
+
+var (
+	out      = flag.String("out", "../docs/BENCHMARKS.md", "where to write the report")
+	steadyD  = flag.Duration("steady", 15*time.Second, "how long each steady run lasts")
+	rounds   = flag.Int("rounds", 3, "storm rounds per backend")
+	profiles = flag.String("pprof", "", "if set, a directory to write seatd CPU profiles of the steady runs to")
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// TestBenchmarks measures, in one run on this machine: its limits (seatload
+// calibrate), then the storm and steady load on each backend, and writes the
+// figures with their ratios to the limits.
+func TestBenchmarks(t *testing.T) {
+	bin := t.TempDir()
+	seatd := build(t, bin, "seatd")
+	seatload := build(t, bin, "seatload")
+	r := report{started: time.Now()}
+	r.machine = machine(t)
+
+	calDB := testenv.PostgresURL(t)
+	r.calibration = runJSON[calibration](t, seatload, "calibrate", "-json", "-c", "64", "-duration", "5s",
+		"-pg-url", calDB, "-sqlite-path", filepath.Join(t.TempDir(), "calibrate.db"))
+	r.pgVersion = r.calibration.PG.ServerVersion
+
+	redis := testenv.StartRedis(t)
+	for _, b := range []backend{
+		{name: "SQLite, in-process gate (embedded default)", env: map[string]string{"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db")}},
+		{name: "PostgreSQL + Redis", pg: true, env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
+		{name: "PostgreSQL, no gate", pg: true, stormOnly: true, env: map[string]string{"SEATD_GATE": "false"}},
+	} {
+		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatd, seatload, b)) })
+	}
+	r.goBench = goBenchmarks()
+	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s", *out)
+}
+
+// backend is one way to run seatd.
+type backend struct {
+	name      string
+	pg        bool
+	stormOnly bool
+	env       map[string]string
+}
+
+// result is what one backend measured.
+type result struct {
+	backend   backend
+	storm     summary
+	steady    *summary
+	stormXact float64 // PostgreSQL transactions per storm request
+}
+
+func measure(t *testing.T, seatd, seatload string, b backend) result {
+	env := map[string]string{"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn"}
+	for k, v := range b.env {
+		env[k] = v
+	}
+	var dbURL string
+	if b.pg {
+		dbURL = testenv.PostgresURL(t)
+		env["SEATD_DATABASE_URL"] = dbURL
+	}
+	if *profiles != "" {
+		env["SEATD_PPROF_ADDR"] = "127.0.0.1:0"
+	}
+	url := start(t, seatd, env)
+	res := result{backend: b}
+	before := xacts(t, dbURL)
+	res.storm = runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds))
+	if b.pg && res.storm.Requests > 0 {
+		res.stormXact = float64(xacts(t, dbURL)-before) / float64(res.storm.Requests)
+	}
+	if !b.stormOnly {
+		s := runJSON[summary](t, seatload, "steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())
+		res.steady = &s
+	}
+	return res
+}
+
+// xacts counts the database's committed and rolled-back transactions so far.
+func xacts(t *testing.T, url string) int64 {
+	if url == "" {
+		return 0
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	// The statistics are flushed by each backend when it goes idle; give
+	// them the moment they need to settle.
+	time.Sleep(1500 * time.Millisecond)
+	conn.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()")
+	var n int64
+	if err := conn.QueryRow(t.Context(), "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func build(t *testing.T, dir, name string) string {
+	path := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", path, "seatmanager/cmd/"+name)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", name, err, b)
+	}
+	return path
+}
+
+var listening = regexp.MustCompile(`msg="seatd listening" addr=(\S+)`)
+
+// start runs seatd with env and returns its URL; it is stopped with the test.
+func start(t *testing.T, seatd string, env map[string]string) string {
+	cmd := exec.Command(seatd, "-addr", "127.0.0.1:0", "-log-level", "info")
+	cmd.Env = os.Environ()
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return "http://" + a
+	case <-time.After(2 * time.Minute):
+		t.Fatal("seatd did not start within 2 minutes")
+		return ""
+	}
+}
+
+// runJSON runs seatload with args and decodes its JSON output.
+func runJSON[T any](t *testing.T, seatload string, args ...string) T {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(t.Context(), seatload, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var v T
+	if jerr := json.Unmarshal(stdout.Bytes(), &v); jerr != nil {
+		t.Fatalf("seatload %s: %v (%v)\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, jerr, stdout.Bytes(), stderr.Bytes())
+	}
+	if err != nil {
+		t.Errorf("seatload %s failed: %v\nstderr: %s", strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return v
+}
+
+func machine(t *testing.T) string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); m != nil {
+			model = string(m[1])
+		}
+	}
+	mem := ""
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if m := regexp.MustCompile(`(?m)^MemTotal:\s*(\d+) kB`).FindSubmatch(b); m != nil {
+			var kb int64
+			fmt.Sscan(string(m[1]), &kb)
+			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+		}
+	}
+	redis := "redis-server"
+	if b, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		redis = strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%d CPUs (%s)%s; %s; %s", runtime.NumCPU(), model, mem, runtime.Version(), redis)
+}
+
+// The parts of seatload's JSON output the report reads.
+
+type latencyMs struct{ P50, P90, P99, Max float64 }
+
+type route struct {
+	Route      string
+	Count      int
+	Statuses   map[string]int
+	Throughput float64
+	LatencyMs  latencyMs
+}
+
+type summary struct {
+	Requests    int
+	WallSeconds float64
+	Throughput  float64
+	Routes      []route
+	Errors      struct{ Transport, ServerErrors, Unexpected int }
+	Storm       *struct{ Winners, Losers, LosersAnswered, SeatsBooked int }
+	Steady      *struct {
+		Holds, Books, Releases int
+		CyclesPerSecond        float64
+		StoppedBy              string
+	}
+	Verification struct{ OK bool }
+	OK           bool
+}
+
+func (s summary) route(name string) route {
+	for _, r := range s.Routes {
+		if r.Route == name {
+			return r
+		}
+	}
+	return route{}
+}
+
+type loop struct {
+	What      string
+	Ops       int
+	PerSecond float64
+	LatencyMs latencyMs
+	Deadlocks int
+	Errors    int
+}
+
+type calibration struct {
+	Concurrency int
+	Hello       loop
+	PG          *struct {
+		ServerVersion string
+		Random, Hot   loop
+	}
+	SQLite loop
+}

@@ -1,0 +1,126 @@
+//go:build bench
+
+package loadtest
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// report is the measured run, written as docs/BENCHMARKS.md.
+type report struct {
+	started     time.Time
+	machine     string
+	pgVersion   string
+	calibration calibration
+	results     []result
+	goBench     string
+}
+
+// historyMarker starts the hand-written part of the file, which a new run keeps.
+const historyMarker = "<!-- history: kept across runs -->"
+
+func (r report) markdown() string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	c := r.calibration
+	p("# Benchmarks\n\n")
+	p("Measured by `make bench` on %s, on %s; PostgreSQL %s.\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.machine, r.pgVersion)
+	p("Absolute figures drift with the machine and its neighbours, so each is set against a limit\n")
+	p("of this machine measured in the same run (`seatload calibrate`). Load generator, seatd,\n")
+	p("PostgreSQL and Redis share the same cores. PostgreSQL is the one the tests start\n")
+	p("(`internal/testenv`: fsync off), for the calibration and for seatd alike.\n\n")
+	p("Commands, as `make bench` runs them (see `loadtest/bench_test.go`):\n\n")
+	p("    seatload calibrate -c 64 -duration 5s -pg-url $PG -sqlite-path $TMP/calibrate.db\n")
+	p("    SEATD_DEMO=true SEATD_DEMO_SHOWS=400 seatd   # with SEATD_DATABASE_URL, SEATD_REDIS_URL, SEATD_GATE per backend\n")
+	p("    seatload storm -vus 500 -seats 10 -rounds %d -url $SEATD\n", *rounds)
+	p("    seatload steady -c 64 -duration %s -url $SEATD       # hold 1–4 seats, then book or release (half each)\n\n", *steadyD)
+
+	p("## This machine's limits\n\n")
+	p("| limit (64 concurrent) | rate | p50 | p99 |\n|---|---:|---:|---:|\n")
+	p("| hello-world JSON POST, separate process, seatload's HTTP client | %.0f req/s | %.2f ms | %.2f ms |\n", c.Hello.PerSecond, c.Hello.LatencyMs.P50, c.Hello.LatencyMs.P99)
+	if c.PG != nil {
+		p("| bare 4-seat conditional hold UPDATE, PostgreSQL, 4 random of 10 000 seats | %.0f /s | %.2f ms | %.2f ms |\n", c.PG.Random.PerSecond, c.PG.Random.LatencyMs.P50, c.PG.Random.LatencyMs.P99)
+		p("| the same plain UPDATE … WHERE id = ANY(…) on 4 of 10 hot seats | %.0f /s (%d deadlocks) | %.2f ms | %.2f ms |\n", c.PG.Hot.PerSecond, c.PG.Hot.Deadlocks, c.PG.Hot.LatencyMs.P50, c.PG.Hot.LatencyMs.P99)
+	}
+	p("| bare 4-seat conditional hold UPDATE, SQLite, one writer, synchronous=FULL | %.0f /s | %.2f ms | %.2f ms |\n\n", c.SQLite.PerSecond, c.SQLite.LatencyMs.P50, c.SQLite.LatencyMs.P99)
+
+	p("## Storm: %d rounds of 500 buyers at once on the same 10 seats\n\n", *rounds)
+	p("Each buyer holds 1–2 of the round's seats and books them if the hold succeeded.\n\n")
+	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	for _, res := range r.results {
+		s := res.storm
+		h, bk := s.route("hold"), s.route("book")
+		xact := "–"
+		if res.backend.pg {
+			xact = fmt.Sprintf("%.2f", res.stormXact)
+		}
+		winners, losers := 0, 0
+		if s.Storm != nil {
+			winners, losers = s.Storm.Winners, s.Storm.Losers
+		}
+		p("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %d / %d | %d | %v | %s |\n", res.backend.name,
+			h.LatencyMs.P50, h.LatencyMs.P99, h.LatencyMs.Max, bk.LatencyMs.P99, winners, losers,
+			s.Errors.Transport+s.Errors.ServerErrors+s.Errors.Unexpected, s.Verification.OK, xact)
+	}
+	p("\nTargets: PostgreSQL + Redis hold p99 ≤ 50 ms, the losers answered at the gate (a\n")
+	p("refused buyer's answer is stored in a group commit shared with the others, so the\n")
+	p("transactions per request stay well below one); PostgreSQL without a gate: no deadlock\n")
+	p("and no 5xx (failures 0), its row locks taken in seat-id order.\n\n")
+
+	p("## Steady: 64 workers, %s\n\n", *steadyD)
+	p("Write requests are holds, books and releases; the ratio sets them against the bare\n")
+	p("UPDATE of the same database above (each request is a transaction with that UPDATE in it).\n\n")
+	p("| backend | write requests/s | cycles/s | hold p50 | hold p99 | book p99 | ratio to bare UPDATE | target | verified |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, res := range r.results {
+		s := res.steady
+		if s == nil {
+			continue
+		}
+		writes := s.route("hold").Throughput + s.route("book").Throughput + s.route("release").Throughput
+		bare, target := c.SQLite.PerSecond, "≥ 50 %"
+		if res.backend.pg && c.PG != nil {
+			bare, target = c.PG.Random.PerSecond, "≥ 70 %"
+		}
+		cycles := 0.0
+		if s.Steady != nil {
+			cycles = s.Steady.CyclesPerSecond
+		}
+		p("| %s | %.0f | %.0f | %.1f ms | %.1f ms | %.1f ms | %.0f %% | %s | %v |\n", res.backend.name, writes, cycles,
+			s.route("hold").LatencyMs.P50, s.route("hold").LatencyMs.P99, s.route("book").LatencyMs.P99,
+			100*writes/bare, target, s.Verification.OK)
+	}
+	if r.goBench != "" {
+		p("\n## Go benchmarks\n\n    go test -run '^$' -bench . -benchtime 2s ./memory ./redis ./sqlite ./postgres ./httpapi\n\n")
+		p("In-process handlers are read against `BenchmarkHTTP/Hello`, a bare JSON POST handler.\n\n```\n%s```\n", r.goBench)
+	}
+	p("\n%s\n", historyMarker)
+	if old, err := os.ReadFile(*out); err == nil {
+		if _, kept, ok := strings.Cut(string(old), historyMarker); ok {
+			p("%s", strings.TrimLeft(kept, "\n"))
+		}
+	}
+	return b.String()
+}
+
+// goBenchmarks runs the Go benchmarks and returns their result lines.
+func goBenchmarks() string {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s",
+		"seatmanager/memory", "seatmanager/redis", "seatmanager/sqlite", "seatmanager/postgres", "seatmanager/httpapi")
+	b, err := cmd.CombinedOutput()
+	var lines []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "Benchmark") {
+			lines = append(lines, line)
+		}
+	}
+	if err != nil {
+		lines = append(lines, "go test -bench failed: "+err.Error())
+	}
+	return strings.Join(lines, "\n") + "\n"
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# loadtest.sh: `make loadtest`. Starts seatd on the embedded default (a fresh
+# SQLite file, the in-process gate, enough demo shows for steady) on a free
+# loopback port, runs seatload storm and steady against it, and stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir=$(mktemp -d)
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT
+
+go build -o "$dir/seatd" ./cmd/seatd
+go build -o "$dir/seatload" ./cmd/seatload
+
+SEATD_DATABASE_URL="$dir/seatd.db" SEATD_DEMO_SHOWS=256 SEATD_ADDR=127.0.0.1:0 \
+	"$dir/seatd" 2>"$dir/seatd.log" &
+pid=$!
+
+for _ in $(seq 1 300); do
+	addr=$(sed -n 's/.*msg="seatd listening" addr=\([^ ]*\).*/\1/p' "$dir/seatd.log" | head -n 1)
+	[ -n "$addr" ] && break
+	kill -0 "$pid" 2>/dev/null || { cat "$dir/seatd.log" >&2; exit 1; }
+	sleep 0.1
+done
+[ -n "${addr:-}" ] || { echo "loadtest: seatd did not start" >&2; cat "$dir/seatd.log" >&2; exit 1; }
+echo "loadtest: seatd on http://$addr (SQLite, in-process gate)"
+
+"$dir/seatload" storm -url "http://$addr" -vus 500 -seats 10 -rounds 3
+"$dir/seatload" steady -url "http://$addr" -c 64 -duration 15s

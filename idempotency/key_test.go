@@ -129,7 +129,7 @@ func TestResponseRoundTrip(t *testing.T) {
 	if out.Header.Get("Date") != "" {
 		t.Error("Date was kept; the server must set it anew on replay")
 	}
-	for _, bad := range []string{``, `{}`, `{"status":42}`, `not json`} {
+	for _, bad := range []string{``, "{}", "42\n\n", "200\nno colon\n\n", "200\nContent-Type: x\n"} {
 		if _, err := DecodeResponse([]byte(bad)); err == nil {
 			t.Errorf("DecodeResponse(%q): got nil error", bad)
 		}

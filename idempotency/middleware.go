@@ -205,24 +205,32 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// a retry runs anew; unless an earlier attempt answered this key.
 		earlier, lerr := m.cfg.Receipts.Receipt(ctx, p.scope, p.key)
 		if lerr == nil {
-			m.complete(ctx, id, lease, earlier)
 			m.replay(w, r, p, earlier, true)
+			m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, earlier) })
 			return
 		}
-		m.abandon(ctx, id, lease)
 		resp.Write(w, false)
+		m.afterAnswer(ctx, w, func() { m.abandon(ctx, id, lease) })
 		return
 	}
 	if err != nil {
 		// The client must not hear an answer its retry could not get again.
 		m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
-		m.abandon(ctx, id, lease)
 		m.cfg.Fail(w, r, ErrNotRecorded)
+		m.afterAnswer(ctx, w, func() { m.abandon(ctx, id, lease) })
 		return
 	}
-	m.complete(ctx, id, lease, answer)
 	// The answer is another attempt's when that attempt stored its receipt first.
 	m.replay(w, r, p, answer, !bytes.Equal(answer.Response, own.Response))
+	m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, answer) })
+}
+
+// afterAnswer sends what was written to the client, then updates the marker.
+// The marker is only a cache of what the database already holds, so the client
+// need not wait for it: a retry that comes first finds the database's receipt.
+func (m *Middleware) afterAnswer(ctx context.Context, w http.ResponseWriter, update func()) {
+	http.NewResponseController(w).Flush()
+	update()
 }
 
 // answerMarked answers a request whose key another attempt has marked.

@@ -2,17 +2,17 @@ package idempotency
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Response is an answer as it is stored and replayed.
 type Response struct {
-	Status int         `json:"status"`
-	Header http.Header `json:"header,omitempty"`
-	Body   []byte      `json:"body"`
+	Status int
+	Header http.Header
+	Body   []byte
 }
 
 // replayedHeaders are the response headers worth keeping: those that describe
@@ -20,27 +20,55 @@ type Response struct {
 // headers are the server's to set anew.
 var replayedHeaders = []string{"Content-Type", "Location", "Retry-After", "Allow", "Link"}
 
-// Encode serialises r for storage.
+// Encode serialises r for storage, in the shape of an HTTP/1 response without
+// its status text: "409\n", a "Name: value\n" line per kept header, "\n", the
+// body. Every keyed request's answer is encoded, and most are decoded again to
+// be sent, so the format is one a reader can split without a parser.
 func (r Response) Encode() ([]byte, error) {
-	kept := http.Header{}
+	if r.Status < 100 || r.Status > 599 {
+		return nil, fmt.Errorf("encode response: status %d", r.Status)
+	}
+	var b bytes.Buffer
+	b.Grow(len(r.Body) + 64)
+	b.WriteString(strconv.Itoa(r.Status))
+	b.WriteByte('\n')
 	for _, name := range replayedHeaders {
-		if v := r.Header.Values(name); len(v) > 0 {
-			kept[name] = v
+		for _, v := range r.Header.Values(name) {
+			if strings.ContainsAny(v, "\r\n") {
+				return nil, fmt.Errorf("encode response: header %s has a line break", name)
+			}
+			b.WriteString(name + ": " + v + "\n")
 		}
 	}
-	r.Header = kept
-	return json.Marshal(r)
+	b.WriteByte('\n')
+	b.Write(r.Body)
+	return b.Bytes(), nil
 }
 
 // DecodeResponse reads a stored answer.
 func DecodeResponse(b []byte) (Response, error) {
-	var r Response
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("decode stored response: %w", err)
+	status, rest, ok := bytes.Cut(b, []byte("\n"))
+	code, err := strconv.Atoi(string(status))
+	if !ok || err != nil || code < 100 || code > 599 {
+		return Response{}, fmt.Errorf("decode stored response: bad status line %.20q", status)
 	}
-	if r.Status < 100 || r.Status > 599 {
-		return r, fmt.Errorf("decode stored response: status %d", r.Status)
+	r := Response{Status: code, Header: http.Header{}}
+	for {
+		line, more, ok := bytes.Cut(rest, []byte("\n"))
+		if !ok {
+			return Response{}, fmt.Errorf("decode stored response: no end of headers")
+		}
+		rest = more
+		if len(line) == 0 {
+			break
+		}
+		name, value, ok := bytes.Cut(line, []byte(": "))
+		if !ok {
+			return Response{}, fmt.Errorf("decode stored response: bad header line %.40q", line)
+		}
+		r.Header.Add(string(name), string(value))
 	}
+	r.Body = rest
 	return r, nil
 }
 

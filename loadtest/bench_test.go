@@ -55,6 +55,9 @@ func TestBenchmarks(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatd, seatload, b)) })
 	}
 	r.goBench = goBenchmarks()
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -115,8 +115,11 @@ func goBenchmarks() string {
 	b, err := cmd.CombinedOutput()
 	var lines []string
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "Benchmark") {
-			lines = append(lines, line)
+		switch {
+		case strings.HasPrefix(line, "pkg: "):
+			lines = append(lines, "", strings.TrimPrefix(line, "pkg: "))
+		case strings.HasPrefix(line, "Benchmark"):
+			lines = append(lines, "  "+line)
 		}
 	}
 	if err != nil {

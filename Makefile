@@ -20,6 +20,7 @@ deps: ## install PostgreSQL and Redis with apt when missing (the tests start the
 lint: ## gofmt, go vet and staticcheck
 	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags bench ./loadtest
 	$(GO) run $(STATICCHECK) ./...
 
 test: deps lint ## install what is missing, lint, then run every test (unit, PostgreSQL, Redis, fuzz seeds) with -race

@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -74,7 +73,7 @@ func serve(b *testing.B, h http.Handler, method, path string, body []byte, key s
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
-		b.Fatal(fmt.Sprintf("%s %s: got %d %s", method, path, rec.Code, rec.Body))
+		b.Fatalf("%s %s: got %d %s", method, path, rec.Code, rec.Body)
 	}
 	return rec
 }

@@ -110,6 +110,8 @@ func TestExpiryFastPath(t *testing.T) {
 			_, m := c.firstShow(t)
 			seats := seatIDs(m)
 			holds := []holdJSON{c.hold(t, "alice", seats[0], seats[1], seats[2]), c.hold(t, "bob", seats[3])}
+			var before seatMapJSON
+			c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &before)
 			db := openDB(t, env["SEATD_DATABASE_URL"])
 			pg := backend != "sqlite+memory"
 			for _, h := range holds {
@@ -118,6 +120,18 @@ func TestExpiryFastPath(t *testing.T) {
 					t.Errorf("hold released %v after its expiry, want within 500ms", delay)
 				}
 				t.Logf("released %v after expiry", delay)
+			}
+			// The seat map shows the seats available (it would by lazy expiry
+			// alone) and, by its seq, that their release was logged: one event a seat.
+			var after seatMapJSON
+			c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &after)
+			if after.Seq != before.Seq+4 {
+				t.Errorf("seat map seq went from %d to %d, want 4 release events", before.Seq, after.Seq)
+			}
+			for _, seat := range after.Seats[:4] {
+				if seat.Status != "available" {
+					t.Errorf("seat %s is %s after its hold lapsed", seat.Label, seat.Status)
+				}
 			}
 			if got := c.released(t, paths...); got != 2 {
 				t.Errorf("holds released by %v: got %v, want 2", paths, got)

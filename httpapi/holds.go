@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -45,21 +46,7 @@ type extendRequest struct {
 
 // handleExtendHold extends a hold by one TTL.
 func (s *Server) handleExtendHold(w http.ResponseWriter, r *http.Request) {
-	var req extendRequest
-	if !s.read(w, r, &req) {
-		return
-	}
-	user, err := s.caller(r, req.UserID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := s.svc.ExtendHold(r.Context(), booking.ExtendRequest{
-		UserID: user, Token: r.PathValue("holdToken"), Idempotent: idempotent(r, s.holdInfoView),
+	serveChange(s, w, r, s.holdInfoView, func(ctx context.Context, user string, _ extendRequest, idem *booking.Idempotent) (booking.Hold, error) {
+		return s.svc.ExtendHold(ctx, booking.ExtendRequest{UserID: user, Token: r.PathValue("holdToken"), Idempotent: idem})
 	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.holdInfoView(h))
 }

@@ -67,16 +67,7 @@ func TestExtendAfterExpiry(t *testing.T) {
 	r := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice"})
 	wantStatus(t, r, http.StatusOK)
 	token := r.json(t)["holdToken"].(string)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, st := e.seatStatuses(t); st[e.seats[0]] == "available" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hold did not lapse within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.awaitLapse(t, e.seats[0])
 	wantProblem(t, e.post(t, "/api/holds/"+token+"/extend", map[string]any{"userId": "alice"}), http.StatusGone, "hold-expired")
 	wantProblem(t, e.do(t, http.MethodGet, "/api/holds/"+token+"?userId=alice", nil), http.StatusNotFound, "not-found")
 	wantSeats(t, e, "available", e.seats[0])

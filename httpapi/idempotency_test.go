@@ -320,16 +320,7 @@ func TestRetryAfterMarkersForget(t *testing.T) {
 func TestHoldExpiredReplayed(t *testing.T) {
 	e := newEnv(t, booking.Config{HoldTTL: 20 * time.Millisecond})
 	token := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice"}).json(t)["holdToken"]
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, st := e.seatStatuses(t); st[e.seats[0]] == "available" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hold did not lapse within 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	e.awaitLapse(t, e.seats[0])
 	book := map[string]any{"seatIds": e.seats[:1], "userId": "alice", "holdToken": token}
 	first := e.postKey(t, "/api/seats/book-bulk", "late", book)
 	wantProblem(t, first, http.StatusGone, "hold-expired")

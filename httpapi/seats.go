@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -79,23 +80,9 @@ type holdResponse struct {
 }
 
 func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
-	var req holdRequest
-	if !s.read(w, r, &req) {
-		return
-	}
-	user, err := s.caller(r, req.UserID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	h, err := s.svc.Hold(r.Context(), booking.HoldRequest{
-		UserID: user, SeatIDs: req.SeatIDs, Idempotent: idempotent(r, s.holdView),
+	serveChange(s, w, r, s.holdView, func(ctx context.Context, user string, req holdRequest, idem *booking.Idempotent) (booking.Hold, error) {
+		return s.svc.Hold(ctx, booking.HoldRequest{UserID: user, SeatIDs: req.SeatIDs, Idempotent: idem})
 	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, s.holdView(h))
 }
 
 func (s *Server) holdView(h booking.Hold) any {
@@ -120,23 +107,9 @@ type bookResponse struct {
 }
 
 func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
-	var req seatsRequest
-	if !s.read(w, r, &req) {
-		return
-	}
-	user, err := s.caller(r, req.UserID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	b, err := s.svc.Book(r.Context(), booking.BookRequest{
-		UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idempotent(r, bookView),
+	serveChange(s, w, r, bookView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Booking, error) {
+		return s.svc.Book(ctx, booking.BookRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idem})
 	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, bookView(b))
 }
 
 func bookView(b booking.Booking) any {
@@ -150,27 +123,42 @@ type releaseResponse struct {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	var req seatsRequest
-	if !s.read(w, r, &req) {
-		return
-	}
-	user, err := s.caller(r, req.UserID)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	rel, err := s.svc.Release(r.Context(), booking.ReleaseRequest{
-		UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idempotent(r, releaseView),
+	serveChange(s, w, r, releaseView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Release, error) {
+		return s.svc.Release(ctx, booking.ReleaseRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idem})
 	})
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, releaseView(rel))
 }
 
 func releaseView(rel booking.Release) any {
 	return releaseResponse{ShowID: rel.ShowID, SeatIDs: rel.SeatIDs, ReleasedAt: rel.ReleasedAt.UTC()}
+}
+
+// claimant is a request body that names its caller.
+type claimant interface{ claimedUser() string }
+
+func (r holdRequest) claimedUser() string   { return r.UserID }
+func (r seatsRequest) claimedUser() string  { return r.UserID }
+func (r extendRequest) claimedUser() string { return r.UserID }
+
+// serveChange is every state-changing route: read the body, resolve the
+// caller, make the change (which stores its answer, as view renders it, with
+// itself) and answer with that view.
+func serveChange[In claimant, Out any](s *Server, w http.ResponseWriter, r *http.Request, view func(Out) any,
+	change func(ctx context.Context, user string, in In, idem *booking.Idempotent) (Out, error)) {
+	var in In
+	if !s.read(w, r, &in) {
+		return
+	}
+	user, err := s.caller(r, in.claimedUser())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out, err := change(r.Context(), user, in, idempotent(r, view))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, view(out))
 }
 
 // idempotent asks a seat change to store, in its own transaction, the answer

@@ -115,16 +115,7 @@ func TestBookAfterExpiry(t *testing.T) {
 	r := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "alice"})
 	wantStatus(t, r, http.StatusOK)
 	token := r.json(t)["holdToken"]
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, st := e.seatStatuses(t); st[e.seats[0]] == "available" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("hold did not lapse within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	e.awaitLapse(t, e.seats[0])
 	p := wantProblem(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "alice", "holdToken": token}), http.StatusGone, "hold-expired")
 	if diff := cmp.Diff(e.seats[:2], seatList(t, p["expiredSeatIds"])); diff != "" {
 		t.Errorf("expired seats (-want +got):\n%s", diff)

@@ -232,3 +232,19 @@ func TestWithoutGate(t *testing.T) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// awaitLapse waits until the seat map shows seat available again: its hold
+// has lapsed by the database clock.
+func (e *env) awaitLapse(t *testing.T, seat string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, st := e.seatStatuses(t); st[seat] == "available" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("hold did not lapse within 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -14,10 +14,6 @@ import (
 
 var _ booking.Gate = (*Gate)(nil)
 
-// minPruneAt is the size below which the map is never swept: sweeping a small map
-// costs more than the few expired entries it holds.
-const minPruneAt = 1024
-
 // Gate is a booking.Gate in one process: a map from seat id to the token holding
 // it and when that hold lapses. Seat ids are globally unique, so the show id is not
 // part of the key. The zero value is not usable; call NewGate.
@@ -26,19 +22,13 @@ type Gate struct {
 	// Set it before the gate is first used; nil means time.Now.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	seats   map[string]hold
-	pruneAt int // sweep expired entries once the map reaches this size
-}
-
-type hold struct {
-	token   string
-	expires time.Time
+	mu    sync.Mutex
+	seats expiring[string] // seat id → the token holding it
 }
 
 // NewGate returns an empty gate on the wall clock.
 func NewGate() *Gate {
-	return &Gate{Now: time.Now, seats: make(map[string]hold), pruneAt: minPruneAt}
+	return &Gate{Now: time.Now, seats: newExpiring[string]()}
 }
 
 // Acquire takes every seat for token until ttl passes, or none of them, and
@@ -53,20 +43,18 @@ func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []stri
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := g.now()
+	now := clock(g.Now)
 	var taken []string
 	for _, id := range seatIDs {
-		if h, ok := g.seats[id]; ok && h.token != token && now.Before(h.expires) {
+		if owner, _, ok := g.seats.get(id, now); ok && owner != token {
 			taken = append(taken, id)
 		}
 	}
 	if len(taken) > 0 {
 		return taken, nil
 	}
-	g.prune(now)
-	expires := now.Add(ttl)
 	for _, id := range seatIDs {
-		g.seats[id] = hold{token: token, expires: expires}
+		g.seats.put(id, token, now.Add(ttl), now)
 	}
 	return nil, nil
 }
@@ -79,32 +67,11 @@ func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []stri
 func (g *Gate) Release(_ context.Context, showID, token string, seatIDs []string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	now := clock(g.Now)
 	for _, id := range seatIDs {
-		if h, ok := g.seats[id]; ok && h.token == token {
-			delete(g.seats, id)
+		if owner, _, ok := g.seats.get(id, now); ok && owner == token {
+			g.seats.delete(id)
 		}
 	}
 	return nil
-}
-
-// prune deletes lapsed holds once the map has doubled since the last sweep, so
-// that abandoned holds cannot grow the map without bound while each Acquire still
-// costs amortised constant time. g.mu must be held.
-func (g *Gate) prune(now time.Time) {
-	if len(g.seats) < g.pruneAt {
-		return
-	}
-	for id, h := range g.seats {
-		if !now.Before(h.expires) {
-			delete(g.seats, id)
-		}
-	}
-	g.pruneAt = max(2*len(g.seats), minPruneAt)
-}
-
-func (g *Gate) now() time.Time {
-	if g.Now == nil {
-		return time.Now()
-	}
-	return g.Now()
 }

@@ -74,7 +74,7 @@ func TestGatePrunes(t *testing.T) {
 			t.Fatal(err)
 		}
 		now = now.Add(10 * time.Millisecond) // at most ~100 short holds alive at once
-		maxSize = max(maxSize, len(g.seats))
+		maxSize = max(maxSize, g.seats.len())
 	}
 	if limit := 2 * minPruneAt; maxSize > limit {
 		t.Errorf("map size: got up to %d, want at most %d", maxSize, limit)

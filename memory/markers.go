@@ -20,23 +20,20 @@ type Markers struct {
 	// Set it before the markers are first used; nil means time.Now.
 	Now func() time.Time
 
-	mu      sync.Mutex
-	marks   map[string]mark
-	pruneAt int // sweep expired marks once the map reaches this size
+	mu    sync.Mutex
+	marks expiring[mark]
 }
 
-// mark is one id's state. A mark past expires is treated as absent, whether or
-// not prune has deleted it yet.
+// mark is one id's state.
 type mark struct {
 	lease       string
 	fingerprint string
 	response    []byte // nil while in flight, never empty once done
-	expires     time.Time
 }
 
 // NewMarkers returns empty markers on the wall clock.
 func NewMarkers() *Markers {
-	return &Markers{Now: time.Now, marks: make(map[string]mark), pruneAt: minPruneAt}
+	return &Markers{Now: time.Now, marks: newExpiring[mark]()}
 }
 
 // Claim marks id as in flight under lease for leaseTTL and reports Claimed, if
@@ -51,16 +48,15 @@ func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leas
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	if k, ok := m.marks[id]; ok && now.Before(k.expires) && !(k.response == nil && k.lease == lease) {
+	now := clock(m.Now)
+	if k, expires, ok := m.marks.get(id, now); ok && !(k.response == nil && k.lease == lease) {
 		if k.response != nil {
 			// The caller owns what it gets; the stored answer must stay as it was.
 			return idempotency.Mark{Fingerprint: k.fingerprint, Response: bytes.Clone(k.response)}, nil
 		}
-		return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: k.expires.Sub(now)}, nil
+		return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: expires.Sub(now)}, nil
 	}
-	m.prune(now)
-	m.marks[id] = mark{lease: lease, fingerprint: fingerprint, expires: now.Add(leaseTTL)}
+	m.marks.put(id, mark{lease: lease, fingerprint: fingerprint}, now.Add(leaseTTL), now)
 	return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
 }
 
@@ -79,12 +75,11 @@ func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, res
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	if k, ok := m.marks[id]; ok && now.Before(k.expires) && (k.response != nil || k.lease != lease) {
+	now := clock(m.Now)
+	if k, _, ok := m.marks.get(id, now); ok && (k.response != nil || k.lease != lease) {
 		return nil
 	}
-	m.prune(now)
-	m.marks[id] = mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response), expires: now.Add(ttl)}
+	m.marks.put(id, mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response)}, now.Add(ttl), now)
 	return nil
 }
 
@@ -96,31 +91,8 @@ func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, res
 func (m *Markers) Abandon(_ context.Context, id, lease string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if k, ok := m.marks[id]; ok && k.response == nil && k.lease == lease {
-		delete(m.marks, id)
+	if k, _, ok := m.marks.get(id, clock(m.Now)); ok && k.response == nil && k.lease == lease {
+		m.marks.delete(id)
 	}
 	return nil
-}
-
-// prune deletes expired marks once the map has doubled since the last sweep, as
-// Gate.prune does with holds: abandoned and answered ids cannot grow the map
-// without bound, and each write still costs amortised constant time. m.mu must
-// be held.
-func (m *Markers) prune(now time.Time) {
-	if len(m.marks) < m.pruneAt {
-		return
-	}
-	for id, k := range m.marks {
-		if !now.Before(k.expires) {
-			delete(m.marks, id)
-		}
-	}
-	m.pruneAt = max(2*len(m.marks), minPruneAt)
-}
-
-func (m *Markers) now() time.Time {
-	if m.Now == nil {
-		return time.Now()
-	}
-	return m.Now()
 }

@@ -122,7 +122,7 @@ func TestMarkersPrunes(t *testing.T) {
 			t.Fatal(err)
 		}
 		now = now.Add(10 * time.Millisecond) // at most ~100 short marks alive at once
-		maxSize = max(maxSize, len(m.marks))
+		maxSize = max(maxSize, m.marks.len())
 	}
 	if limit := 2 * minPruneAt; maxSize > limit {
 		t.Errorf("map size: got up to %d, want at most %d", maxSize, limit)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"seatmanager/booking"
 )
 
 // calibrateConfig is the flags of calibrate.
@@ -212,7 +214,7 @@ func calibrateHello(ctx context.Context, cfg calibrateConfig, stderr io.Writer, 
 		return loopResult{}, err
 	}
 	cl := newClient(srv.url, cfg.workers)
-	body := holdBody{SeatIDs: []string{newUUID(), newUUID(), newUUID(), newUUID()}, UserID: "calibrate"}
+	body := holdBody{SeatIDs: []string{booking.NewID(), booking.NewID(), booking.NewID(), booking.NewID()}, UserID: "calibrate"}
 	r := measure(ctx, "hello-world JSON POST, separate process", cfg.workers, cfg.duration, bar, func(ctx context.Context) error {
 		var out struct {
 			OK bool `json:"ok"`

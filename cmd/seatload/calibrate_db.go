@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"seatmanager/booking"
 )
 
 // hotRows is how many rows the contention measurement spreads its holds over:
@@ -103,7 +105,7 @@ func calibratePG(ctx context.Context, cfg calibrateConfig, bar func(string) func
 
 	hold := func(ids []string) func(context.Context) error {
 		return func(ctx context.Context) error {
-			_, err := pool.Exec(ctx, pgHoldSQL, pick(ids, 4), newUUID(), "calibrate")
+			_, err := pool.Exec(ctx, pgHoldSQL, pick(ids, 4), booking.NewID(), "calibrate")
 			var pgErr *pgconn.PgError
 			if errors.As(err, &pgErr) && pgErr.Code == "40P01" {
 				return fmt.Errorf("%w: %v", errDeadlock, err)
@@ -189,7 +191,7 @@ func calibrateSQLite(ctx context.Context, cfg calibrateConfig, bar func(*atomic.
 	ids := make([]string, cfg.rows)
 	err = inSQLiteTx(ctx, db, func(tx *sql.Tx) error {
 		for i := range ids {
-			ids[i] = newUUID()
+			ids[i] = booking.NewID()
 			if _, err := tx.ExecContext(ctx, "INSERT INTO "+calibrateTable+" (id) VALUES (?)", ids[i]); err != nil {
 				return err
 			}
@@ -204,7 +206,7 @@ func calibrateSQLite(ctx context.Context, cfg calibrateConfig, bar func(*atomic.
 	return measure(ctx, what, cfg.workers, cfg.duration, bar, func(ctx context.Context) error {
 		return inSQLiteTx(ctx, db, func(tx *sql.Tx) error {
 			seats := pick(ids, 4)
-			_, err := tx.ExecContext(ctx, sqliteHoldSQL, newUUID(), "calibrate", seats[0], seats[1], seats[2], seats[3])
+			_, err := tx.ExecContext(ctx, sqliteHoldSQL, booking.NewID(), "calibrate", seats[0], seats[1], seats[2], seats[3])
 			return err
 		})
 	}), nil

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"seatmanager/booking"
 )
 
 // The routes seatload records, in the order the summary lists them.
@@ -153,7 +153,7 @@ func (c *client) do(ctx context.Context, rec *recorder, route, method, path stri
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if method == http.MethodPost {
-		req.Header.Set("Idempotency-Key", newUUID())
+		req.Header.Set("Idempotency-Key", booking.NewID())
 	}
 
 	start := time.Now()
@@ -217,24 +217,4 @@ func (c *client) warm(ctx context.Context, n int) error {
 	close(start)
 	wg.Wait()
 	return errors.Join(errs...)
-}
-
-// newUUID returns a random (version 4) UUID, the kind of Idempotency-Key a client
-// makes up for each new action.
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }

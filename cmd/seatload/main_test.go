@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"seatmanager/booking"
 )
 
 func TestMain(m *testing.M) {
@@ -97,7 +99,7 @@ func newFakeSeatd(tb testing.TB, mode string, n int) string {
 			w.WriteHeader(http.StatusConflict)
 			io.WriteString(w, `{"type":"/problems/seats-unavailable","status":409}`)
 		default:
-			json.NewEncoder(w).Encode(holdAnswer{HoldToken: newUUID(), ShowID: "show1", SeatIDs: b.SeatIDs})
+			json.NewEncoder(w).Encode(holdAnswer{HoldToken: booking.NewID(), ShowID: "show1", SeatIDs: b.SeatIDs})
 		}
 	})
 	mux.HandleFunc("POST /api/seats/book-bulk", func(w http.ResponseWriter, r *http.Request) {
@@ -108,7 +110,7 @@ func newFakeSeatd(tb testing.TB, mode string, n int) string {
 			f.seats[id] = statusBooked
 		}
 		f.mu.Unlock()
-		json.NewEncoder(w).Encode(bookAnswer{BookingID: newUUID(), SeatIDs: b.SeatIDs})
+		json.NewEncoder(w).Encode(bookAnswer{BookingID: booking.NewID(), SeatIDs: b.SeatIDs})
 	})
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)

@@ -150,19 +150,21 @@ func (c *client) released(t *testing.T, paths ...string) float64 {
 	return n
 }
 
-// TestExpiryEventOutlivesItsInstance: holds made by an instance that stops
-// before they lapse (its timers gone with it) are released by another
-// instance, through Redis's keyspace event.
-func TestExpiryEventOutlivesItsInstance(t *testing.T) {
+// orphanedHolds runs two seatd on one PostgreSQL and a Redis of their own, has
+// the first make holds (two of two seats and one), and stops it before they
+// lapse, taking its timers along. It returns the Redis, the database and a
+// client of the instance left.
+func orphanedHolds(t *testing.T, sweepInterval string) (*testenv.Redis, string, *client, []holdJSON) {
+	t.Helper()
 	// A Redis of its own: few keys, so its expiry cycle finds the hold keys at once.
 	r := testenv.StartRedis(t)
 	env := map[string]string{
 		"SEATD_DATABASE_URL": testenv.PostgresURL(t), "SEATD_DEMO": "true",
 		"SEATD_REDIS_URL": "redis://" + r.Addr() + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
-		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": "0",
+		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": sweepInterval,
 	}
 	maker := startSeatd(t, env)
-	survivor := newClient(t, startSeatd(t, env).url)
+	left := newClient(t, startSeatd(t, env).url)
 	c := newClient(t, maker.url)
 	_, m := c.firstShow(t)
 	seats := seatIDs(m)
@@ -171,7 +173,15 @@ func TestExpiryEventOutlivesItsInstance(t *testing.T) {
 	if err := maker.stop(); err != nil {
 		t.Fatal(err)
 	}
-	db := openDB(t, env["SEATD_DATABASE_URL"])
+	return r, env["SEATD_DATABASE_URL"], left, holds
+}
+
+// TestExpiryEventOutlivesItsInstance: holds made by an instance that stops
+// before they lapse are released by another instance, through Redis's keyspace
+// event.
+func TestExpiryEventOutlivesItsInstance(t *testing.T) {
+	_, dbURL, survivor, holds := orphanedHolds(t, "0")
+	db := openDB(t, dbURL)
 	for _, h := range holds {
 		if delay := awaitRelease(t, db, true, h, 5*time.Second); delay > 500*time.Millisecond {
 			t.Errorf("hold released %v after its expiry, want within 500ms", delay)
@@ -182,31 +192,20 @@ func TestExpiryEventOutlivesItsInstance(t *testing.T) {
 	}
 }
 
-// TestSweeperCatchesLostEvents: the instance that made a hold stops (taking its
-// timer along), and Redis restarts without persistence (taking the hold key and
-// the event configuration along); another instance's sweep still releases it.
+// TestSweeperCatchesLostEvents: the instance that made the holds stops (taking
+// its timers along), and Redis restarts without persistence (taking the hold
+// keys and the event configuration along); another instance's sweep still
+// releases them.
 func TestSweeperCatchesLostEvents(t *testing.T) {
-	r := testenv.StartRedis(t)
-	env := map[string]string{
-		"SEATD_DATABASE_URL": testenv.PostgresURL(t), "SEATD_DEMO": "true",
-		"SEATD_REDIS_URL": "redis://" + r.Addr() + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
-		"SEATD_HOLD_TTL": "1s", "SEATD_SWEEP_INTERVAL": "200ms",
-	}
-	maker := startSeatd(t, env)
-	sweeper := newClient(t, startSeatd(t, env).url)
-	c := newClient(t, maker.url)
-	_, m := c.firstShow(t)
-	seats := seatIDs(m)
-	h := c.hold(t, "alice", seats[0], seats[1])
-	c.http.CloseIdleConnections()
-	if err := maker.stop(); err != nil {
-		t.Fatal(err)
-	}
+	r, dbURL, sweeper, holds := orphanedHolds(t, "200ms")
 	r.Kill(t)
 	r.Start(t)
-	awaitRelease(t, openDB(t, env["SEATD_DATABASE_URL"]), true, h, 5*time.Second)
-	if got := sweeper.released(t, "sweeper"); got != 1 {
-		t.Errorf("sweeper releases: got %v, want 1", got)
+	db := openDB(t, dbURL)
+	for _, h := range holds {
+		awaitRelease(t, db, true, h, 5*time.Second)
+	}
+	if got := sweeper.released(t, "sweeper"); got != 2 {
+		t.Errorf("sweeper releases: got %v, want 2", got)
 	}
 }
 

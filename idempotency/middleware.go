@@ -59,7 +59,12 @@ type Config struct {
 	// too; a crashed instance's requests block retries no longer. The database
 	// still lets only one of them take effect. Default 10s.
 	LeaseTTL time.Duration
-	Logger   *slog.Logger
+	// MarkerTimeout bounds each call to the markers; past it they count as
+	// failed and the database answers alone. Markers only save work, so a
+	// Redis that stops answering must cost a request no more than this.
+	// Default 250ms.
+	MarkerTimeout time.Duration
+	Logger        *slog.Logger
 }
 
 // Middleware makes the handlers it wraps exactly-once per Idempotency-Key.
@@ -86,6 +91,9 @@ func New(cfg Config) *Middleware {
 		cfg.CacheTTL = 10 * time.Minute
 	}
 	cfg.CacheTTL = min(cfg.CacheTTL, cfg.TTL)
+	if cfg.MarkerTimeout <= 0 {
+		cfg.MarkerTimeout = 250 * time.Millisecond
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -277,6 +285,8 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 	if !m.markers.Allow() {
 		return Mark{Claimed: true}, nil
 	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	defer cancel()
 	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
 		m.markers.Failed(err)
@@ -290,6 +300,8 @@ func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.R
 	if !m.markers.Allow() {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	defer cancel()
 	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.CacheTTL); err != nil {
 		m.markers.Failed(err)
 	}
@@ -299,6 +311,8 @@ func (m *Middleware) abandon(ctx context.Context, id, lease string) {
 	if !m.markers.Allow() {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	defer cancel()
 	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
 		m.markers.Failed(err)
 	}

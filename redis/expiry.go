@@ -20,14 +20,14 @@ import (
 
 // HoldKeys is a booking.Scheduler that gives each hold a key expiring with it.
 type HoldKeys struct {
-	client goredis.UniversalClient
+	client Commander
 	prefix string
 }
 
 var _ booking.Scheduler = (*HoldKeys)(nil)
 
 // NewHoldKeys returns hold keys kept in client under prefix.
-func NewHoldKeys(client goredis.UniversalClient, prefix string) *HoldKeys {
+func NewHoldKeys(client Commander, prefix string) *HoldKeys {
 	return &HoldKeys{client: client, prefix: prefix}
 }
 

@@ -44,7 +44,7 @@ func TestHoldKeysAndListener(t *testing.T) {
 	go func() { done <- l.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	keys := NewHoldKeys(client, prefix)
+	keys := NewHoldKeys(pipelined(t, client), prefix)
 	far := booking.Hold{Token: booking.NewID(), ShowID: booking.NewID(), ExpiresAt: time.Now().Add(time.Hour)}
 	if err := keys.Schedule(t.Context(), far); err != nil {
 		t.Fatal(err)

@@ -60,14 +60,14 @@ return n
 // Gate is a booking.Gate shared by every seatd instance on one Redis: one string
 // key per held seat, whose value is the hold token and whose ttl is the hold's.
 type Gate struct {
-	client goredis.UniversalClient
+	client Commander
 	prefix string
 }
 
 // NewGate returns a gate keeping its keys in client under prefix, which lets
 // several deployments or tests share one Redis. The prefix must not contain '{',
 // or the hash tag that keeps a request's keys in one cluster slot would be lost.
-func NewGate(client goredis.UniversalClient, prefix string) *Gate {
+func NewGate(client Commander, prefix string) *Gate {
 	return &Gate{client: client, prefix: prefix}
 }
 

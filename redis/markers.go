@@ -92,13 +92,13 @@ return 0
 // one string key per id, holding its mark, with the mark's ttl. Each call is one
 // script, one round trip.
 type Markers struct {
-	client goredis.UniversalClient
+	client Commander
 	prefix string
 }
 
 // NewMarkers returns markers keeping their keys in client under prefix, which
 // lets several deployments or tests share one Redis.
-func NewMarkers(client goredis.UniversalClient, prefix string) *Markers {
+func NewMarkers(client Commander, prefix string) *Markers {
 	return &Markers{client: client, prefix: prefix}
 }
 

@@ -1,6 +1,10 @@
 package redis
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +15,14 @@ import (
 	"seatmanager/idempotency"
 	"seatmanager/internal/testenv"
 	"seatmanager/markertest"
+	"seatmanager/sqlite"
 )
 
 // newMarkers returns markers on the shared Redis with keys no other test sees.
 func newMarkers(tb testing.TB) (*Markers, goredis.UniversalClient) {
 	tb.Helper()
 	client := openClient(tb, testenv.RedisAddr(tb))
-	return NewMarkers(client, testenv.KeyPrefix(tb)), client
+	return NewMarkers(pipelined(tb, client), testenv.KeyPrefix(tb)), client
 }
 
 func TestMarkers(t *testing.T) {
@@ -195,7 +200,7 @@ func TestDecodeMark(t *testing.T) {
 // stalling every request, and that they work again when Redis is back.
 func TestMarkersRedisKilled(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	m := NewMarkers(openClient(t, srv.Addr()), testenv.KeyPrefix(t))
+	m := NewMarkers(pipelined(t, openClient(t, srv.Addr())), testenv.KeyPrefix(t))
 	id := booking.NewID()
 	if got, err := m.Claim(t.Context(), id, booking.NewID(), "fp", time.Minute); err != nil || !got.Claimed {
 		t.Fatalf("Claim: got %+v, %v, want Claimed, nil", got, err)
@@ -250,5 +255,42 @@ func BenchmarkMarkers(b *testing.B) {
 		if err := m.Complete(ctx, id, lease, "fp", resp, 10*time.Second); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestMiddlewareRedisStuck checks that a Redis that stops answering costs a keyed
+// request no more than the middleware's MarkerTimeout per marker call: the
+// pipeliner ignores its callers' contexts, so the bound has to come from the
+// calls' own.
+func TestMiddlewareRedisStuck(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	client := openClient(t, srv.Addr())
+	admin := openClient(t, srv.Addr())
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	m := idempotency.New(idempotency.Config{
+		Receipts: store, Markers: NewMarkers(pipelined(t, client), testenv.KeyPrefix(t)),
+		MarkerTimeout: 100 * time.Millisecond,
+		Scope:         func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:          func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("done")) }))
+	if err := admin.Do(t.Context(), "CLIENT", "PAUSE", 3000, "ALL").Err(); err != nil {
+		t.Fatalf("CLIENT PAUSE: got %v, want nil", err)
+	}
+	t.Cleanup(func() { _ = admin.Do(context.Background(), "CLIENT", "UNPAUSE").Err() })
+
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+	req.Header.Set("Idempotency-Key", "k")
+	rec := httptest.NewRecorder()
+	start := time.Now()
+	h.ServeHTTP(rec, req)
+	// A claim and a completion, each bounded, with margin for a loaded machine;
+	// the client's own timeouts would take over a second each.
+	if elapsed := time.Since(start); rec.Code != http.StatusOK || rec.Body.String() != "done" || elapsed > 700*time.Millisecond {
+		t.Errorf("keyed request with Redis paused: got %d %q after %v, want 200 \"done\" within 700ms", rec.Code, rec.Body, elapsed)
 	}
 }

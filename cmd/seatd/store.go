@@ -84,10 +84,14 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 				"holds of instances that die wait for the sweep", "err", err)
 		}
 	}
+	ap, err := redis.Pipelined(client)
+	if err != nil {
+		return accelerators{}, err
+	}
 	return accelerators{
-		gate:     redis.NewGate(client, cfg.RedisPrefix),
-		markers:  redis.NewMarkers(client, cfg.RedisPrefix),
-		holdKeys: redis.NewHoldKeys(client, cfg.RedisPrefix),
+		gate:     redis.NewGate(ap, cfg.RedisPrefix),
+		markers:  redis.NewMarkers(ap, cfg.RedisPrefix),
+		holdKeys: redis.NewHoldKeys(ap, cfg.RedisPrefix),
 		listener: &redis.Listener{Client: client, DB: client.Options().DB, Prefix: cfg.RedisPrefix, Logger: log},
 		close:    func() { client.Close() },
 	}, nil

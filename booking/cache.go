@@ -35,3 +35,23 @@ func (c *seatShowCache) add(m map[string]string) {
 		c.m[id] = show
 	}
 }
+
+// addMap remembers the show of every seat of a seat map, unless it knows them:
+// a show's seats are read and remembered together, so its first seat stands for
+// all of them.
+func (c *seatShowCache) addMap(m SeatMap) {
+	if len(m.Seats) == 0 {
+		return
+	}
+	c.mu.RLock()
+	_, known := c.m[m.Seats[0].ID]
+	c.mu.RUnlock()
+	if known {
+		return
+	}
+	seats := make(map[string]string, len(m.Seats))
+	for _, seat := range m.Seats {
+		seats[seat.ID] = m.ShowID
+	}
+	c.add(seats)
+}

@@ -178,7 +178,13 @@ func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
 	if !ok {
 		return SeatMap{}, Invalidf("show id %q is not a UUID", clip(showID))
 	}
-	return s.store.SeatMap(ctx, id)
+	m, err := s.store.SeatMap(ctx, id)
+	if err == nil {
+		// Buyers read the seat map before they hold: their holds then find
+		// the show of their seats here instead of asking the database.
+		s.seatShow.addMap(m)
+	}
+	return m, err
 }
 
 // Hold holds all of req.SeatIDs for req.UserID, or none of them.

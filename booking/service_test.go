@@ -22,12 +22,18 @@ import (
 // countingStore is a real SQLite store that counts the holds reaching it.
 type countingStore struct {
 	*sqlite.Store
-	holds atomic.Int64
+	holds   atomic.Int64
+	lookups atomic.Int64 // SeatShows calls
 }
 
 func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
 	s.holds.Add(1)
 	return s.Store.Hold(ctx, p)
+}
+
+func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	s.lookups.Add(1)
+	return s.Store.SeatShows(ctx, seatIDs)
 }
 
 // fakeGate is a gate whose behaviour each test sets.
@@ -309,5 +315,33 @@ func TestReleaseReachesGateDuringBackoff(t *testing.T) {
 	time.Sleep(backoff + 20*time.Millisecond) // the backoff is a span of time; nothing to poll
 	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:1]}); err != nil {
 		t.Errorf("hold of a released seat once the gate is back: %v", err)
+	}
+}
+
+// TestSeatMapRemembersShows: a hold of seats whose seat map was read finds their
+// show without asking the store; one whose seat map was not read asks once.
+func TestSeatMapRemembersShows(t *testing.T) {
+	store, seats := newStore(t)
+	svc := booking.NewService(store, nil, nil, booking.Config{})
+	ctx := t.Context()
+	if _, err := svc.Hold(ctx, booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.lookups.Load(); n != 1 {
+		t.Fatalf("hold before any seat map: %d seat lookups, want 1", n)
+	}
+	shows, err := svc.Shows(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc = booking.NewService(store, nil, nil, booking.Config{}) // an empty cache
+	if _, err := svc.SeatMap(ctx, shows[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Hold(ctx, booking.HoldRequest{UserID: "bob", SeatIDs: seats[1:3]}); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.lookups.Load(); n != 1 {
+		t.Errorf("hold after reading the seat map: %d seat lookups in all, want still 1", n)
 	}
 }

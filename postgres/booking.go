@@ -10,27 +10,35 @@ import (
 	"seatmanager/booking"
 )
 
-// Every transition below is two statements sent in one batch (see change in
-// tx.go for how the transaction around them takes two round trips):
+// Every transition below is a transaction of two round trips (see change in
+// tx.go):
 //
 //  1. lockSeatsSQL locks the requested seats in seat-id order and reads them as
-//     they are once locked. A plain UPDATE … WHERE id = ANY(…) would lock in
-//     heap order, and two requests for overlapping seats would deadlock.
-//  2. A conditional UPDATE decides, by the database clock, which seats may
-//     change. Under READ COMMITTED it takes a fresh snapshot, after the locks
-//     were granted, so it judges every seat as it is now; an UPDATE that locked
-//     rows itself would judge refusals by the snapshot it started with, and
-//     refuse a seat released while it waited.
-//
-// The transaction commits only if every seat asked for changed.
+//     they are once locked, with the database clock read after the last lock
+//     was granted. A plain UPDATE … WHERE id = ANY(…) would lock in heap order,
+//     and two requests for overlapping seats would deadlock.
+//  2. Go decides from those rows, by that clock, whether every seat may change.
+//     Nobody else can change a locked seat until this transaction ends, so the
+//     rows are the seats as they are now: a seat released while the request
+//     waited for its lock is judged free. If any seat may not change, the
+//     transaction rolls back; if all may, recordSQL writes the whole change in
+//     one statement, and COMMIT follows in the same round trip.
 
 const lockSeatsSQL = `
-SELECT id, status, coalesce(hold_token::text, ''), coalesce(holder, ''), hold_expires_at,
-       coalesce(hold_expires_at <= clock_timestamp(), false)
-FROM seats
-WHERE id = ANY($1::uuid[]) AND show_id = $2
-ORDER BY id
-FOR NO KEY UPDATE`
+WITH locked AS MATERIALIZED (
+    SELECT id, status, hold_token, holder, hold_expires_at
+    FROM seats
+    WHERE id = ANY($1::uuid[]) AND show_id = $2
+    ORDER BY id
+    FOR NO KEY UPDATE
+), now AS MATERIALIZED (
+    -- The count reads every locked row first, so the clock is read after the
+    -- last lock was granted, however long the locks took.
+    SELECT clock_timestamp() AS t FROM (SELECT count(*) FROM locked) AS all_locked
+)
+SELECT l.id, l.status, coalesce(l.hold_token::text, ''), coalesce(l.holder, ''), l.hold_expires_at,
+       coalesce(l.hold_expires_at <= now.t, false), now.t
+FROM now, locked AS l`
 
 // lockedSeat is a seat as lockSeatsSQL read it.
 type lockedSeat struct {
@@ -38,23 +46,84 @@ type lockedSeat struct {
 	token   string
 	holder  string
 	expires *time.Time
-	lapsed  bool
+	lapsed  bool // its hold's expiry has passed, by the database clock
 }
 
-// holdSQL holds seats that are free or whose hold lapsed. now is evaluated once,
-// so every seat of the request gets the same expiry.
-const holdSQL = `
-WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
-UPDATE seats AS s
-SET status = 'held', hold_token = $3, holder = $4, hold_expires_at = now.t + $5::interval,
-    version = s.version + 1
-FROM now
-WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
-  AND (s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= now.t))
-RETURNING s.id, now.t, s.hold_expires_at`
+func (l lockedSeat) held() bool { return l.status == string(booking.StatusHeld) }
 
-const insertHoldSQL = `
-INSERT INTO holds (token, show_id, user_id, expires_at) VALUES ($1, $2, $3, $4)`
+// holdable reports whether a new hold may take the seat: free, or held under a
+// hold that lapsed.
+func (l lockedSeat) holdable() bool {
+	return l.status == string(booking.StatusAvailable) || (l.held() && l.lapsed)
+}
+
+// heldBy reports whether user holds the seat (under token, if set), lapsed or not.
+func (l lockedSeat) heldBy(user, token string) bool {
+	return l.held() && l.holder == user && (token == "" || l.token == token)
+}
+
+// recordSQL writes a change Go decided on seats it has locked, in one statement:
+// the seats get status $3 with the hold ($4, $5, $6) or sale ($7) it implies;
+// a hold gets its row and a sale its bookings (for user $8, from holds $9); the
+// show's seq grows by one event per seat (with holds $11) and the events are
+// numbered below it; and the request's receipt, if it has one ($12, $13), gets
+// its answer $14. The show row is the last lock a transition takes, after its
+// seats, which keeps the lock order acyclic, and it stays locked until commit,
+// so a show's events are numbered without gaps in commit order.
+const recordSQL = `
+WITH changed AS (
+    UPDATE seats
+    SET status = $3, hold_token = $4, holder = $5, hold_expires_at = $6, booking_id = $7,
+        version = version + 1
+    WHERE id = ANY($1::uuid[])
+), held AS (
+    INSERT INTO holds (token, show_id, user_id, expires_at)
+    SELECT $4, $2, $5, $6 WHERE $3 = 'held'
+), sold AS (
+    INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
+    SELECT $2, b.seat_id, $7, $8, b.hold_token, $10
+    FROM unnest($1::uuid[], $9::uuid[]) AS b(seat_id, hold_token)
+    WHERE $3 = 'booked'
+), bump AS (
+    UPDATE shows SET seq = seq + cardinality($1::uuid[]) WHERE id = $2 RETURNING seq
+), logged AS (
+    INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
+    SELECT $2, bump.seq - cardinality($1::uuid[]) + e.n, e.seat_id, $3, e.hold_token, $7, $10
+    FROM bump, unnest($1::uuid[], $11::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)
+)
+UPDATE receipts SET response = $14 WHERE scope = $12 AND key = $13`
+
+// record is a decided change of a request's seats, for recordSQL.
+type record struct {
+	status    booking.Status
+	holdToken string     // a hold's token
+	holder    string     // a hold's user
+	expiresAt *time.Time // a hold's expiry
+	bookingID string     // a sale's booking
+	buyer     string     // a sale's user
+	// priorHolds are the holds the seats were sold from; eventHolds the hold
+	// each seat's event names (nil: none).
+	priorHolds, eventHolds []string
+}
+
+// queueRecord adds recordSQL for r to b, with the receipt of idem answering result.
+func queueRecord(b *pgx.Batch, showID string, seatIDs []string, at time.Time, r record, idem *booking.Idempotent, result any) error {
+	var scope, key any
+	var response []byte
+	if idem != nil {
+		rc, err := idem.Receipt(result)
+		if err != nil {
+			return err
+		}
+		scope, key, response = rc.Scope, rc.Key, rc.Response
+	}
+	if r.eventHolds == nil {
+		r.eventHolds = []string{}
+	}
+	b.Queue(recordSQL, seatIDs, showID, string(r.status), nullable(r.holdToken), nullable(r.holder), r.expiresAt,
+		nullable(r.bookingID), nullable(r.buyer), r.priorHolds, at, r.eventHolds, scope, key, response)
+	return nil
+}
 
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
@@ -62,44 +131,29 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 	var t transition
 	err := s.change(ctx, func(b *pgx.Batch) {
 		queueReserve(b, p.Idempotent)
-		t.queue(b, p.SeatIDs, p.ShowID, holdSQL, p.Token, p.UserID, p.TTL)
+		t.queue(b, p.SeatIDs, p.ShowID)
 	}, func(querier) (*pgx.Batch, error) {
-		if len(t.changed) != len(p.SeatIDs) {
-			return nil, booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, t.changed))
+		if refused := t.refused(p.SeatIDs, lockedSeat.holdable); len(refused) > 0 {
+			return nil, booking.SeatsUnavailable(refused)
 		}
-		h.ExpiresAt = t.expiresAt
+		// The database keeps microseconds; so does the expiry the client hears.
+		h.ExpiresAt = t.at.Add(p.TTL.Truncate(time.Microsecond))
 		for _, id := range p.SeatIDs {
-			if l := t.locked[id]; l.status == string(booking.StatusHeld) && l.expires != nil {
+			if l := t.locked[id]; l.held() {
 				h.Lapsed = append(h.Lapsed, *l.expires)
 			}
 		}
 		b := &pgx.Batch{}
-		b.Queue(insertHoldSQL, p.Token, p.ShowID, p.UserID, h.ExpiresAt)
-		queueEvents(b, p.ShowID, event{status: booking.StatusHeld, at: t.at}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs)))
-		return b, queueAnswer(b, p.Idempotent, h)
+		return b, queueRecord(b, p.ShowID, p.SeatIDs, t.at, record{
+			status: booking.StatusHeld, holdToken: p.Token, holder: p.UserID, expiresAt: &h.ExpiresAt,
+			eventHolds: repeat(p.Token, len(p.SeatIDs)),
+		}, p.Idempotent, h)
 	})
 	if err != nil {
 		return booking.Hold{}, wrap(err, "hold seats")
 	}
 	return h, nil
 }
-
-// bookSQL sells seats the user holds under a live hold (under hold $5, if given).
-const bookSQL = `
-WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
-UPDATE seats AS s
-SET status = 'booked', booking_id = $3, hold_token = NULL, holder = NULL, hold_expires_at = NULL,
-    version = s.version + 1
-FROM now
-WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
-  AND s.status = 'held' AND s.holder = $4 AND s.hold_expires_at > now.t
-  AND ($5::uuid IS NULL OR s.hold_token = $5)
-RETURNING s.id, now.t, NULL::timestamptz`
-
-const insertBookingSQL = `
-INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
-SELECT $1, b.seat_id, $2, $3, b.hold_token, $6
-FROM unnest($4::uuid[], $5::uuid[]) AS b(seat_id, hold_token)`
 
 // holdLapsedSQL tells whether a user's hold has lapsed, after its seats were
 // released by expiry or taken by someone else.
@@ -112,16 +166,17 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 	var t transition
 	err := s.change(ctx, func(b *pgx.Batch) {
 		queueReserve(b, p.Idempotent)
-		t.queue(b, p.SeatIDs, p.ShowID, bookSQL, p.BookingID, p.UserID, nullable(p.HoldToken))
+		t.queue(b, p.SeatIDs, p.ShowID)
 	}, func(q querier) (*pgx.Batch, error) {
-		if len(t.changed) != len(p.SeatIDs) {
-			return nil, bookFailure(ctx, q, p, t.locked, booking.Unchanged(p.SeatIDs, t.changed))
+		// Held by the user under a hold that has not lapsed.
+		if refused := t.refused(p.SeatIDs, func(l lockedSeat) bool { return l.heldBy(p.UserID, p.HoldToken) && !l.lapsed }); len(refused) > 0 {
+			return nil, bookFailure(ctx, q, p, t.locked, refused)
 		}
 		bk.BookedAt = t.at
 		b := &pgx.Batch{}
-		b.Queue(insertBookingSQL, p.ShowID, p.BookingID, p.UserID, p.SeatIDs, t.tokensOf(p.SeatIDs), t.at)
-		queueEvents(b, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: t.at}, p.SeatIDs, nil)
-		return b, queueAnswer(b, p.Idempotent, bk)
+		return b, queueRecord(b, p.ShowID, p.SeatIDs, t.at, record{
+			status: booking.StatusBooked, bookingID: p.BookingID, buyer: p.UserID, priorHolds: t.tokensOf(p.SeatIDs),
+		}, p.Idempotent, bk)
 	})
 	if err != nil {
 		return booking.Booking{}, wrap(err, "book seats")
@@ -139,7 +194,7 @@ func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked ma
 		switch {
 		case l.status == string(booking.StatusBooked):
 			taken = append(taken, id)
-		case l.status == string(booking.StatusHeld) && l.holder == p.UserID && (p.HoldToken == "" || l.token == p.HoldToken) && l.lapsed:
+		case l.heldBy(p.UserID, p.HoldToken) && l.lapsed:
 			expired = append(expired, id)
 		default:
 			unclear = append(unclear, id)
@@ -164,33 +219,23 @@ func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked ma
 	return booking.HoldExpired(booking.InOrder(failed, expired))
 }
 
-// releaseSQL frees seats the user holds (under hold $4, if given), lapsed or not.
-const releaseSQL = `
-WITH now AS MATERIALIZED (SELECT clock_timestamp() AS t)
-UPDATE seats AS s
-SET status = 'available', hold_token = NULL, holder = NULL, hold_expires_at = NULL,
-    version = s.version + 1
-FROM now
-WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2
-  AND s.status = 'held' AND s.holder = $3
-  AND ($4::uuid IS NULL OR s.hold_token = $4)
-RETURNING s.id, now.t, NULL::timestamptz`
-
 // Release implements booking.SeatStore.
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
 	r := booking.Release{ShowID: p.ShowID}
 	var t transition
 	err := s.change(ctx, func(b *pgx.Batch) {
 		queueReserve(b, p.Idempotent)
-		t.queue(b, p.SeatIDs, p.ShowID, releaseSQL, p.UserID, nullable(p.HoldToken))
+		t.queue(b, p.SeatIDs, p.ShowID)
 	}, func(querier) (*pgx.Batch, error) {
-		if len(t.changed) != len(p.SeatIDs) {
-			return nil, booking.SeatsUnavailable(booking.Unchanged(p.SeatIDs, t.changed))
+		// Held by the user, lapsed or not.
+		if refused := t.refused(p.SeatIDs, func(l lockedSeat) bool { return l.heldBy(p.UserID, p.HoldToken) }); len(refused) > 0 {
+			return nil, booking.SeatsUnavailable(refused)
 		}
 		r.SeatIDs, r.ReleasedAt, r.HoldTokens = p.SeatIDs, t.at, t.tokensOf(p.SeatIDs)
 		b := &pgx.Batch{}
-		queueEvents(b, p.ShowID, event{status: booking.StatusAvailable, at: t.at}, p.SeatIDs, r.HoldTokens)
-		return b, queueAnswer(b, p.Idempotent, r)
+		return b, queueRecord(b, p.ShowID, p.SeatIDs, t.at, record{
+			status: booking.StatusAvailable, eventHolds: r.HoldTokens,
+		}, p.Idempotent, r)
 	})
 	if err != nil {
 		return booking.Release{}, wrap(err, "release seats")
@@ -199,41 +244,37 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 }
 
 // transition is what the first batch of a seat change read: each requested
-// seat as locked, and the seats the UPDATE changed, at what time, with what
-// hold expiry.
+// seat as locked, and the database clock once they all were.
 type transition struct {
-	locked    map[string]lockedSeat
-	changed   []string
-	at        time.Time
-	expiresAt time.Time
+	locked map[string]lockedSeat
+	at     time.Time
 }
 
-// queue adds to b the lock of seatIDs of showID and update, whose first two
-// parameters are the seat ids and the show id, followed by args; their rows
-// land in t when the batch is read.
-func (t *transition) queue(b *pgx.Batch, seatIDs []string, showID, update string, args ...any) {
+// queue adds to b the lock of seatIDs of showID; the rows land in t when the
+// batch is read.
+func (t *transition) queue(b *pgx.Batch, seatIDs []string, showID string) {
 	t.locked = make(map[string]lockedSeat, len(seatIDs))
 	b.Queue(lockSeatsSQL, seatIDs, showID).Query(func(rows pgx.Rows) error {
 		var id string
 		var l lockedSeat
-		_, err := pgx.ForEachRow(rows, []any{&id, &l.status, &l.token, &l.holder, &l.expires, &l.lapsed}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&id, &l.status, &l.token, &l.holder, &l.expires, &l.lapsed, &t.at}, func() error {
 			t.locked[id] = l
 			return nil
 		})
 		return err
 	})
-	b.Queue(update, append([]any{seatIDs, showID}, args...)...).Query(func(rows pgx.Rows) error {
-		var id string
-		var expires *time.Time
-		_, err := pgx.ForEachRow(rows, []any{&id, &t.at, &expires}, func() error {
-			t.changed = append(t.changed, id)
-			if expires != nil {
-				t.expiresAt = *expires
-			}
-			return nil
-		})
-		return err
-	})
+}
+
+// refused returns, in request order, the seats of seatIDs that may not change:
+// those not locked (not of the show) and those may rejects.
+func (t *transition) refused(seatIDs []string, may func(lockedSeat) bool) []string {
+	var out []string
+	for _, id := range seatIDs {
+		if l, ok := t.locked[id]; !ok || !may(l) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // tokensOf returns the hold each of seatIDs was locked under.

@@ -12,11 +12,11 @@ import (
 
 // A seat change is a transaction of two round trips instead of four:
 //
-//  1. BEGIN, the statements that claim the request's receipt key, lock the
-//     seats and change them, pipelined in one batch;
-//  2. after Go has looked at their results, the statements that record the
-//     change (hold, bookings, events, the receipt's answer) and COMMIT, in a
-//     second batch.
+//  1. BEGIN, the statements that claim the request's receipt key and lock the
+//     seats, pipelined in one batch;
+//  2. after Go has decided from the locked rows, the statement that records
+//     the change (seats, hold or bookings, events, the receipt's answer) and
+//     COMMIT, in a second batch.
 //
 // If anything fails, or Go decides the change must not happen, the connection
 // gets a ROLLBACK. A statement that fails inside a batch aborts the
@@ -92,18 +92,4 @@ func queueReserve(b *pgx.Batch, idem *booking.Idempotent) {
 		}
 		return nil
 	})
-}
-
-// queueAnswer adds to a second batch the answer of the receipt reserved in the
-// first.
-func queueAnswer(b *pgx.Batch, idem *booking.Idempotent, result any) error {
-	if idem == nil {
-		return nil
-	}
-	r, err := idem.Receipt(result)
-	if err != nil {
-		return err
-	}
-	b.Queue("UPDATE receipts SET response = $3 WHERE scope = $1 AND key = $2", r.Scope, r.Key, r.Response)
-	return nil
 }

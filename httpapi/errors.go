@@ -87,24 +87,23 @@ var otherProblems = map[error]problemType{
 	booking.ErrDuplicateRequest: problemKeyInUse,
 }
 
-// seatListNames names the seat list each kind of domain error carries.
-var seatListNames = map[error]string{
-	booking.ErrNotFound:        "unknownSeatIds",
-	booking.ErrSeatUnavailable: "conflictingSeatIds",
-	booking.ErrHoldExpired:     "expiredSeatIds",
-}
-
 // writeError answers with the problem err maps to. Errors that are not the
 // caller's are logged and answered with a generic 500 that reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var be *booking.Error
 	if errors.As(err, &be) {
 		if p, ok := domainProblems[be.Kind]; ok {
-			var ext map[string]any
-			if name, ok := seatListNames[be.Kind]; ok && be.SeatIDs != nil {
-				ext = map[string]any{name: be.SeatIDs}
+			body := newProblem(p, be.Detail)
+			// Each kind names its seats in a list of its own.
+			switch be.Kind {
+			case booking.ErrNotFound:
+				body.UnknownSeatIDs = be.SeatIDs
+			case booking.ErrSeatUnavailable:
+				body.ConflictingSeatIDs = be.SeatIDs
+			case booking.ErrHoldExpired:
+				body.ExpiredSeatIDs = be.SeatIDs
 			}
-			writeProblemExt(w, r, p, be.Detail, ext)
+			writeBody(w, p.status, "application/problem+json", body)
 			return
 		}
 	}
@@ -134,22 +133,24 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p problemType, detail string) {
-	writeProblemExt(w, r, p, detail, nil)
+	writeBody(w, p.status, "application/problem+json", newProblem(p, detail))
 }
 
-// writeProblemExt writes a problem with extension members beside the standard ones.
-func writeProblemExt(w http.ResponseWriter, r *http.Request, p problemType, detail string, ext map[string]any) {
-	body := map[string]any{}
-	for k, v := range ext {
-		body[k] = v
-	}
-	body["type"] = "/problems/" + p.slug
-	body["title"] = p.title
-	body["status"] = p.status
-	if detail != "" {
-		body["detail"] = detail
-	}
-	writeBody(w, p.status, "application/problem+json", body)
+// problemBody is a problem's JSON. Its members are in alphabetical order, the
+// order encoding/json gives a map's: a struct encodes several times faster,
+// and losers of a storm are mostly answered with one.
+type problemBody struct {
+	ConflictingSeatIDs []string `json:"conflictingSeatIds,omitzero"`
+	Detail             string   `json:"detail,omitempty"`
+	ExpiredSeatIDs     []string `json:"expiredSeatIds,omitzero"`
+	Status             int      `json:"status"`
+	Title              string   `json:"title"`
+	Type               string   `json:"type"`
+	UnknownSeatIDs     []string `json:"unknownSeatIds,omitzero"`
+}
+
+func newProblem(p problemType, detail string) problemBody {
+	return problemBody{Type: "/problems/" + p.slug, Title: p.title, Status: p.status, Detail: detail}
 }
 
 // handleProblemDoc describes a problem type, so that type URIs resolve.

@@ -228,8 +228,17 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		m.afterAnswer(ctx, w, func() { m.abandon(ctx, id, lease) })
 		return
 	}
-	// The answer is another attempt's when that attempt stored its receipt first.
-	m.replay(w, r, p, answer, !bytes.Equal(answer.Response, own.Response))
+	switch {
+	case !bytes.Equal(answer.Response, own.Response):
+		// Another attempt stored its receipt first: its answer is the one.
+		m.replay(w, r, p, answer, true)
+	case isSuccess(resp.Status) && p.rendered.Load() != nil:
+		// A change's answer goes out exactly as its transaction stored it.
+		m.replay(w, r, p, answer, false)
+	default:
+		// What was stored is resp itself, encoded.
+		resp.Write(w, false)
+	}
 	m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, answer) })
 }
 
@@ -285,7 +294,7 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 	if !m.markers.Allow() {
 		return Mark{Claimed: true}, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	ctx, cancel := m.markerContext(ctx)
 	defer cancel()
 	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
@@ -296,11 +305,19 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 	return mark, nil
 }
 
+// markerContext bounds one call to the markers by MarkerTimeout. It is detached
+// from ctx, whose deadline (the lease) is far later: a child of a cancelable
+// context registers with its parent, which took a few per cent of seatd's CPU
+// in a storm.
+func (m *Middleware) markerContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.MarkerTimeout)
+}
+
 func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.Receipt) {
 	if !m.markers.Allow() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	ctx, cancel := m.markerContext(ctx)
 	defer cancel()
 	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.CacheTTL); err != nil {
 		m.markers.Failed(err)
@@ -311,7 +328,7 @@ func (m *Middleware) abandon(ctx context.Context, id, lease string) {
 	if !m.markers.Allow() {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.MarkerTimeout)
+	ctx, cancel := m.markerContext(ctx)
 	defer cancel()
 	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
 		m.markers.Failed(err)

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -33,7 +34,8 @@ func Pipelined(client goredis.UniversalClient) (Commander, error) {
 	if !ok {
 		return nil, fmt.Errorf("redis: automatic pipelining needs a *redis.Client, got %T", client)
 	}
-	ap, err := c.AutoPipeline()
+	// The deferred face, whose futures can be waited for under a context.
+	ap, err := c.AsyncAutoPipeline()
 	if err != nil {
 		return nil, err
 	}
@@ -43,54 +45,58 @@ func Pipelined(client goredis.UniversalClient) (Commander, error) {
 type autoPipeline struct{ ap *goredis.AutoPipeliner }
 
 func (p autoPipeline) Do(ctx context.Context, args ...any) *goredis.Cmd {
-	return await(ctx, func() *goredis.Cmd { return p.ap.Do(ctx, args...) },
-		func() *goredis.Cmd { return goredis.NewCmd(ctx, args...) })
+	return run(ctx, p.ap, func() *goredis.Cmd { return goredis.NewCmd(ctx, args...) })
 }
 
 func (p autoPipeline) Eval(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
-	return await(ctx, func() *goredis.Cmd { return p.ap.Eval(ctx, script, keys, args...) },
-		func() *goredis.Cmd { return goredis.NewCmd(ctx, "eval") })
+	return run(ctx, p.ap, func() *goredis.Cmd { return goredis.NewCmd(ctx, evalArgs("eval", script, keys, args)...) })
 }
 
 func (p autoPipeline) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
-	return await(ctx, func() *goredis.Cmd { return p.ap.EvalSha(ctx, sha1, keys, args...) },
-		func() *goredis.Cmd { return goredis.NewCmd(ctx, "evalsha") })
+	return run(ctx, p.ap, func() *goredis.Cmd { return goredis.NewCmd(ctx, evalArgs("evalsha", sha1, keys, args)...) })
 }
 
 func (p autoPipeline) EvalRO(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
-	return await(ctx, func() *goredis.Cmd { return p.ap.EvalRO(ctx, script, keys, args...) },
-		func() *goredis.Cmd { return goredis.NewCmd(ctx, "eval_ro") })
+	return run(ctx, p.ap, func() *goredis.Cmd { return goredis.NewCmd(ctx, evalArgs("eval_ro", script, keys, args)...) })
 }
 
 func (p autoPipeline) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
-	return await(ctx, func() *goredis.Cmd { return p.ap.EvalShaRO(ctx, sha1, keys, args...) },
-		func() *goredis.Cmd { return goredis.NewCmd(ctx, "evalsha_ro") })
+	return run(ctx, p.ap, func() *goredis.Cmd { return goredis.NewCmd(ctx, evalArgs("evalsha_ro", sha1, keys, args)...) })
 }
 
 func (p autoPipeline) ScriptExists(ctx context.Context, hashes ...string) *goredis.BoolSliceCmd {
-	return await(ctx, func() *goredis.BoolSliceCmd { return p.ap.ScriptExists(ctx, hashes...) },
-		func() *goredis.BoolSliceCmd { return goredis.NewBoolSliceCmd(ctx, "script", "exists") })
+	return run(ctx, p.ap, func() *goredis.BoolSliceCmd {
+		args := []any{"script", "exists"}
+		for _, h := range hashes {
+			args = append(args, h)
+		}
+		return goredis.NewBoolSliceCmd(ctx, args...)
+	})
 }
 
 func (p autoPipeline) ScriptLoad(ctx context.Context, script string) *goredis.StringCmd {
-	return await(ctx, func() *goredis.StringCmd { return p.ap.ScriptLoad(ctx, script) },
-		func() *goredis.StringCmd { return goredis.NewStringCmd(ctx, "script", "load") })
+	return run(ctx, p.ap, func() *goredis.StringCmd { return goredis.NewStringCmd(ctx, "script", "load", script) })
 }
 
-// await runs call and returns its command, or, if ctx ends first, a command
-// made by empty that carries ctx's error.
-func await[C goredis.Cmder](ctx context.Context, call func() C, empty func() C) C {
-	if ctx.Done() == nil { // no deadline, no cancel: nothing to race
-		return call()
+// evalArgs lays out an EVAL-family command as go-redis does.
+func evalArgs(name, script string, keys []string, args []any) []any {
+	out := make([]any, 0, 3+len(keys)+len(args))
+	out = append(out, name, script, len(keys))
+	for _, k := range keys {
+		out = append(out, k)
 	}
-	done := make(chan C, 1)
-	go func() { done <- call() }()
-	select {
-	case cmd := <-done:
-		return cmd
-	case <-ctx.Done():
-		cmd := empty()
-		cmd.SetErr(ctx.Err())
-		return cmd
+	return append(out, args...)
+}
+
+// run submits the command newCmd makes and waits for it, or for ctx. If ctx
+// ends first, the submitted command is left to its batch, which may still be
+// filling it in, and a second one carries ctx's error instead.
+func run[C goredis.Cmder](ctx context.Context, ap *goredis.AutoPipeliner, newCmd func() C) C {
+	cmd := newCmd()
+	if err := ap.Submit(ctx, cmd).WaitContext(ctx); err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		late := newCmd()
+		late.SetErr(err)
+		return late
 	}
+	return cmd
 }

@@ -145,6 +145,9 @@ type pgCalibration struct {
 	Rows          int        `json:"rows"`
 	Random        loopResult `json:"random"`
 	Hot           loopResult `json:"hot"`
+	// Store is seatd's own seat change through its store, without HTTP or
+	// Redis: what the database can do of seatd's work.
+	Store loopResult `json:"store"`
 }
 
 // runCalibrate measures, one after the other so that they do not compete for
@@ -182,7 +185,7 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 	results := []loopResult{cal.Hello, cal.SQLite}
 	if cal.PG != nil {
-		results = append(results, cal.PG.Random, cal.PG.Hot)
+		results = append(results, cal.PG.Random, cal.PG.Hot, cal.PG.Store)
 	}
 	var failed []string
 	for _, r := range results {
@@ -245,6 +248,7 @@ func (c calibration) writeText(w io.Writer) {
 	if c.PG != nil {
 		row(c.PG.Random)
 		row(c.PG.Hot)
+		row(c.PG.Store)
 	}
 	row(c.SQLite)
 	writeTable(w, rows)

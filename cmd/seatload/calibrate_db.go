@@ -115,6 +115,9 @@ func calibratePG(ctx context.Context, cfg calibrateConfig, bar func(string) func
 	}
 	res.Random = measure(ctx, fmt.Sprintf("pg hold UPDATE, 4 random of %d rows", cfg.rows), cfg.workers, cfg.duration, bar("pg random"), hold(ids))
 	res.Hot = measure(ctx, fmt.Sprintf("pg hold UPDATE, 4 random of %d hot rows", hotRows), cfg.workers, cfg.duration, bar("pg hot"), hold(ids[:hotRows]))
+	if res.Store, err = calibrateStore(ctx, cfg, bar("pg store")); err != nil {
+		return nil, fmt.Errorf("seatd's store: %w", err)
+	}
 	return res, nil
 }
 

@@ -13,6 +13,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"seatmanager/internal/testenv"
 )
 
 // listening is seatd's log line with its address.
@@ -172,5 +176,36 @@ func TestCalibrate(t *testing.T) {
 		t.Errorf("sqlite = %+v, want some UPDATEs and no errors", c.SQLite)
 	case c.PG != nil || c.PGSkipped == "":
 		t.Errorf("pg = %+v, skipped %q; want it skipped without -pg-url", c.PG, c.PGSkipped)
+	}
+}
+
+// TestCalibratePostgres runs the PostgreSQL measurements, seatd's own store
+// included, and checks that they leave nothing behind in the database.
+func TestCalibratePostgres(t *testing.T) {
+	pg := testenv.PostgresURL(t)
+	var c calibration
+	runJSON(t, &c, "calibrate", "-duration", "1s", "-c", "4", "-rows", "1000", "-pg-url", pg)
+	if !c.OK || c.PG == nil {
+		t.Fatalf("calibrate: ok %v, pg %+v; want ok with PostgreSQL measured", c.OK, c.PG)
+	}
+	for _, r := range []loopResult{c.PG.Random, c.PG.Store} {
+		if r.Ops < 1 || r.PerSecond <= 0 || r.Errors != 0 {
+			t.Errorf("%s = %+v, want some operations and no errors", r.What, r)
+		}
+	}
+	conn, err := pgx.Connect(t.Context(), pg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var left int
+	err = conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_namespace WHERE nspname = $1`, storeSchema).Scan(&left)
+	if err == nil {
+		var tables int
+		err = conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_tables WHERE tablename = $1`, calibrateTable).Scan(&tables)
+		left += tables
+	}
+	if err != nil || left != 0 {
+		t.Errorf("after calibrate: %d scratch schemas and tables left (%v), want none", left, err)
 	}
 }

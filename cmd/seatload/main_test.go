@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"seatmanager/booking"
+	"seatmanager/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -25,7 +26,7 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	testenv.Main(m)
 }
 
 func TestRunArguments(t *testing.T) {

@@ -120,9 +120,10 @@ func xacts(t *testing.T, url string) int64 {
 		t.Fatal(err)
 	}
 	defer conn.Close(t.Context())
-	// The statistics are flushed by each backend when it goes idle; give
-	// them the moment they need to settle.
-	time.Sleep(1500 * time.Millisecond)
+	// Each backend flushes its statistics when it goes idle, but at most once
+	// a second, and otherwise within 10 s (PostgreSQL 15's idle interval): a
+	// shorter wait counted some of the storm's transactions and missed others.
+	time.Sleep(11 * time.Second)
 	conn.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()")
 	var n int64
 	if err := conn.QueryRow(t.Context(), "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n); err != nil {

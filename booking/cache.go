@@ -36,22 +36,20 @@ func (c *seatShowCache) add(m map[string]string) {
 	}
 }
 
-// addMap remembers the show of every seat of a seat map, unless it knows them:
-// a show's seats are read and remembered together, so its first seat stands for
-// all of them.
+// addMap remembers the show of every seat of a seat map that it does not know.
 func (c *seatShowCache) addMap(m SeatMap) {
-	if len(m.Seats) == 0 {
-		return
-	}
 	c.mu.RLock()
-	_, known := c.m[m.Seats[0].ID]
-	c.mu.RUnlock()
-	if known {
-		return
-	}
-	seats := make(map[string]string, len(m.Seats))
+	var missing map[string]string
 	for _, seat := range m.Seats {
-		seats[seat.ID] = m.ShowID
+		if _, ok := c.m[seat.ID]; !ok {
+			if missing == nil {
+				missing = make(map[string]string, len(m.Seats))
+			}
+			missing[seat.ID] = m.ShowID
+		}
 	}
-	c.add(seats)
+	c.mu.RUnlock()
+	if missing != nil {
+		c.add(missing)
+	}
 }

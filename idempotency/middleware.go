@@ -229,15 +229,16 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	switch {
-	case !bytes.Equal(answer.Response, own.Response):
-		// Another attempt stored its receipt first: its answer is the one.
+	case answer.Fingerprint != p.fingerprint || !bytes.Equal(answer.Response, own.Response):
+		// Another attempt stored its receipt first: its answer is the one, or,
+		// if it asked something else under the key, a 422.
 		m.replay(w, r, p, answer, true)
 	case isSuccess(resp.Status) && p.rendered.Load() != nil:
 		// A change's answer goes out exactly as its transaction stored it.
 		m.replay(w, r, p, answer, false)
 	default:
-		// What was stored is resp itself, encoded.
-		resp.Write(w, false)
+		// What was stored is resp itself, encoded: send what a replay would.
+		resp.kept().Write(w, false)
 	}
 	m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, answer) })
 }
@@ -299,10 +300,25 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
 		m.markers.Failed(err)
+		// A claim given up on may still reach Redis (a queued pipelined
+		// command is sent): take back the mark it would leave, which would
+		// turn this key's retries away for a whole lease. The breaker keeps
+		// this request's complete or abandon from doing it.
+		go m.takeBack(id, lease)
 		return Mark{Claimed: true}, nil
 	}
 	m.markers.Worked()
 	return mark, nil
+}
+
+// takeBack removes the mark of a claim that failed, if it was set after all.
+// It tries for as long as such a mark would live.
+func (m *Middleware) takeBack(id, lease string) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTTL)
+	defer cancel()
+	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
+		m.cfg.Logger.Debug("take back a failed claim's mark", "err", err)
+	}
 }
 
 // markerContext bounds one call to the markers by MarkerTimeout. It is detached

@@ -356,3 +356,89 @@ func TestUnrecordedAnswerNotGiven(t *testing.T) {
 		t.Errorf("retry: got %d %q, want it to run anew", again.Code, again.Body)
 	}
 }
+
+// lateMarkers are in-process markers whose claims take effect but report a
+// failure, as a pipelined claim does that reaches Redis after its caller gave up.
+type lateMarkers struct {
+	*memory.Markers
+	claims atomic.Int64
+	id     atomic.Value // the last id claimed
+}
+
+func (l *lateMarkers) Claim(ctx context.Context, id, lease, fingerprint string, leaseTTL time.Duration) (idempotency.Mark, error) {
+	l.claims.Add(1)
+	l.id.Store(id)
+	if _, err := l.Markers.Claim(ctx, id, lease, fingerprint, leaseTTL); err != nil {
+		return idempotency.Mark{}, err
+	}
+	return idempotency.Mark{}, context.DeadlineExceeded
+}
+
+// TestFailedClaimTakenBack: a claim that failed but left its mark has the mark
+// taken back, so that retries of the key are not turned away for a lease.
+func TestFailedClaimTakenBack(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	late := &lateMarkers{Markers: memory.NewMarkers()}
+	m := idempotency.New(idempotency.Config{
+		Receipts: store, Markers: late, LeaseTTL: time.Minute,
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	h := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("done")) }))
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+	req.Header.Set("Idempotency-Key", "k")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || late.claims.Load() != 1 {
+		t.Fatalf("request with a failing claim: got %d %q after %d claims, want 200 after 1", rec.Code, rec.Body, late.claims.Load())
+	}
+	// The mark is taken back in the background; a new lease can claim the
+	// key once it is.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mark, err := late.Markers.Claim(t.Context(), late.id.Load().(string), "another lease", "fp", time.Minute)
+		if err == nil && mark.Claimed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("5s after the failed claim: the key is still marked (%+v, %v), want the mark taken back", mark, err)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, bounded by deadline
+	}
+}
+
+// TestKeyReusedWithSameRefusal: a key reused for another body is told so (422)
+// even when the new request's refusal is byte for byte the stored one.
+func TestKeyReusedWithSameRefusal(t *testing.T) {
+	refuse := func(w http.ResponseWriter, r *http.Request) { http.Error(w, "taken", http.StatusConflict) }
+	h := newHarness(t, refuse, time.Second)
+	if rec := h.post("k", "alice", `{"seat":1}`); rec.Code != http.StatusConflict {
+		t.Fatalf("first request: got %d, want 409", rec.Code)
+	}
+	// A second middleware on the same database, with markers that know nothing,
+	// so that the request runs and meets the stored receipt.
+	m := idempotency.New(idempotency.Config{
+		Receipts: h.store, Markers: memory.NewMarkers(),
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail: func(w http.ResponseWriter, _ *http.Request, err error) {
+			if errors.Is(err, idempotency.ErrKeyReused) {
+				http.Error(w, err.Error(), http.StatusUnprocessableEntity)
+				return
+			}
+			http.Error(w, err.Error(), 500)
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("POST /do", m.Wrap(http.HandlerFunc(refuse)))
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{"seat":2}`))
+	req.Header.Set("Idempotency-Key", "k")
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Errorf("same key, another body, same refusal: got %d %q, want 422", rec.Code, rec.Body)
+	}
+}

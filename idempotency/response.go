@@ -72,6 +72,19 @@ func DecodeResponse(b []byte) (Response, error) {
 	return r, nil
 }
 
+// kept is r as a replay of its stored form sends it: with only the headers
+// Encode keeps.
+func (r Response) kept() Response {
+	h := make(http.Header, len(replayedHeaders))
+	for _, name := range replayedHeaders {
+		if v := r.Header.Values(name); len(v) > 0 {
+			h[name] = v
+		}
+	}
+	r.Header = h
+	return r
+}
+
 // Write sends r to w, marked as a replay if replayed.
 func (r Response) Write(w http.ResponseWriter, replayed bool) {
 	h := w.Header()

@@ -78,7 +78,9 @@ func (p autoPipeline) ScriptLoad(ctx context.Context, script string) *goredis.St
 	return run(ctx, p.ap, func() *goredis.StringCmd { return goredis.NewStringCmd(ctx, "script", "load", script) })
 }
 
-// evalArgs lays out an EVAL-family command as go-redis does.
+// evalArgs lays out an EVAL-family command as go-redis does for scalar
+// arguments, which are all this package passes: go-redis would also flatten a
+// slice or map argument, which this does not.
 func evalArgs(name, script string, keys []string, args []any) []any {
 	out := make([]any, 0, 3+len(keys)+len(args))
 	out = append(out, name, script, len(keys))

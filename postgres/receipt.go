@@ -77,6 +77,7 @@ const saveReceiptsSQL = `
 INSERT INTO receipts AS r (scope, key, fingerprint, response, created_at, expires_at)
 SELECT t.scope, t.key, t.fingerprint, t.response, clock_timestamp(), clock_timestamp() + $5::interval
 FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) AS t(scope, key, fingerprint, response)
+ORDER BY t.scope, t.key -- in key order, as batches claim theirs: no deadlock between them
 ON CONFLICT (scope, key) DO UPDATE
 SET fingerprint = EXCLUDED.fingerprint, response = EXCLUDED.response,
     created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at

@@ -53,7 +53,7 @@ func (r report) markdown() string {
 
 	p("## Storm: %d rounds of 500 buyers at once on the same 10 seats\n\n", *rounds)
 	p("Each buyer holds 1–2 of the round's seats and books them if the hold succeeded.\n\n")
-	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request |\n")
+	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request (warm-up included) |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
 	for _, res := range r.results {
 		s := res.storm

@@ -38,6 +38,27 @@ func (l lockedSeat) heldBy(user, token string) bool {
 	return l.held() && l.holder == user && (token == "" || l.token == token)
 }
 
+// target is what every change names: its show, its seats and its key.
+type target struct {
+	show  string
+	seats []string
+	idem  *booking.Idempotent
+}
+
+func (t target) showID() string                  { return t.show }
+func (t target) seatIDs() []string               { return t.seats }
+func (t target) idempotent() *booking.Idempotent { return t.idem }
+
+// submitAs submits c and returns its result as a T.
+func submitAs[T any](ctx context.Context, s *Store, c change, what string) (T, error) {
+	res, err := s.submit(ctx, c)
+	if err != nil {
+		var zero T
+		return zero, wrap(err, what)
+	}
+	return res.(T), nil
+}
+
 // change is one request's seat change, as the batch writer runs it.
 type change interface {
 	showID() string
@@ -85,11 +106,10 @@ func tokensOf(locked map[string]lockedSeat, seatIDs []string) []string {
 	return out
 }
 
-type holdChange struct{ p booking.HoldParams }
-
-func (c holdChange) showID() string                  { return c.p.ShowID }
-func (c holdChange) seatIDs() []string               { return c.p.SeatIDs }
-func (c holdChange) idempotent() *booking.Idempotent { return c.p.Idempotent }
+type holdChange struct {
+	target
+	p booking.HoldParams
+}
 
 func (c holdChange) decide(_ context.Context, _ querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
 	p := c.p
@@ -110,11 +130,7 @@ func (c holdChange) decide(_ context.Context, _ querier, locked map[string]locke
 
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
-	res, err := s.submit(ctx, holdChange{p})
-	if err != nil {
-		return booking.Hold{}, wrap(err, "hold seats")
-	}
-	return res.(booking.Hold), nil
+	return submitAs[booking.Hold](ctx, s, holdChange{target{p.ShowID, p.SeatIDs, p.Idempotent}, p}, "hold seats")
 }
 
 // holdLapsedSQL tells whether a user's hold has lapsed, after its seats were
@@ -122,11 +138,10 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 const holdLapsedSQL = `
 SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id = $2`
 
-type bookChange struct{ p booking.BookParams }
-
-func (c bookChange) showID() string                  { return c.p.ShowID }
-func (c bookChange) seatIDs() []string               { return c.p.SeatIDs }
-func (c bookChange) idempotent() *booking.Idempotent { return c.p.Idempotent }
+type bookChange struct {
+	target
+	p booking.BookParams
+}
 
 func (c bookChange) decide(ctx context.Context, q querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
 	p := c.p
@@ -142,11 +157,7 @@ func (c bookChange) decide(ctx context.Context, q querier, locked map[string]loc
 
 // Book implements booking.SeatStore.
 func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking, error) {
-	res, err := s.submit(ctx, bookChange{p})
-	if err != nil {
-		return booking.Booking{}, wrap(err, "book seats")
-	}
-	return res.(booking.Booking), nil
+	return submitAs[booking.Booking](ctx, s, bookChange{target{p.ShowID, p.SeatIDs, p.Idempotent}, p}, "book seats")
 }
 
 // bookFailure explains why a book could not take the failed seats, from the
@@ -184,11 +195,10 @@ func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked ma
 	return booking.HoldExpired(booking.InOrder(failed, expired))
 }
 
-type releaseChange struct{ p booking.ReleaseParams }
-
-func (c releaseChange) showID() string                  { return c.p.ShowID }
-func (c releaseChange) seatIDs() []string               { return c.p.SeatIDs }
-func (c releaseChange) idempotent() *booking.Idempotent { return c.p.Idempotent }
+type releaseChange struct {
+	target
+	p booking.ReleaseParams
+}
 
 func (c releaseChange) decide(_ context.Context, _ querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
 	p := c.p
@@ -203,11 +213,7 @@ func (c releaseChange) decide(_ context.Context, _ querier, locked map[string]lo
 
 // Release implements booking.SeatStore.
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
-	res, err := s.submit(ctx, releaseChange{p})
-	if err != nil {
-		return booking.Release{}, wrap(err, "release seats")
-	}
-	return res.(booking.Release), nil
+	return submitAs[booking.Release](ctx, s, releaseChange{target{p.ShowID, p.SeatIDs, p.Idempotent}, p}, "release seats")
 }
 
 // appendEventsSQL bumps the show's seq by the number of events and numbers them

@@ -11,7 +11,7 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
 go build -o "$dir/seatd" ./cmd/seatd
 go build -o "$dir/seatload" ./cmd/seatload
 
-SEATD_DATABASE_URL="$dir/seatd.db" SEATD_DEMO_SHOWS=256 SEATD_ADDR=127.0.0.1:0 \
+SEATD_DATABASE_URL="$dir/seatd.db" SEATD_DEMO_SHOWS=512 SEATD_ADDR=127.0.0.1:0 \
 	"$dir/seatd" 2>"$dir/seatd.log" &
 pid=$!
 

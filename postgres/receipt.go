@@ -128,9 +128,12 @@ func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time
 
 // SweepReceipts deletes up to limit expired receipts and reports how many it
 // deleted. SKIP LOCKED lets several instances sweep at once without waiting.
+// Expired means by statement_timestamp(), which bounds the index scan;
+// clock_timestamp() changes during the statement, and with it the scan read
+// the whole index.
 func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM receipts WHERE (scope, key) IN (
-		SELECT scope, key FROM receipts WHERE expires_at <= clock_timestamp()
+		SELECT scope, key FROM receipts WHERE expires_at <= statement_timestamp()
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`, limit)
 	return int(tag.RowsAffected()), wrap(err, "sweep receipts")
 }

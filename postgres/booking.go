@@ -215,29 +215,3 @@ func (c releaseChange) decide(_ context.Context, _ querier, locked map[string]lo
 func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.Release, error) {
 	return submitAs[booking.Release](ctx, s, releaseChange{target{p.ShowID, p.SeatIDs, p.Idempotent}, p}, "release seats")
 }
-
-// appendEventsSQL bumps the show's seq by the number of events and numbers them
-// below the new value. The show row stays locked until commit, so a show's events
-// are numbered without gaps in commit order. It is the last lock a transition
-// takes, after its seats, which keeps the lock order acyclic.
-const appendEventsSQL = `
-WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING seq
-)
-INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, $3, e.hold_token, $5, $6
-FROM bump, unnest($2::uuid[], $4::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)`
-
-type event struct {
-	status    booking.Status
-	bookingID string
-	at        time.Time
-}
-
-// queueEvents appends one event per seat; holdTokens, if not nil, gives each seat's hold.
-func queueEvents(b *pgx.Batch, showID string, e event, seatIDs, holdTokens []string) {
-	if holdTokens == nil {
-		holdTokens = []string{}
-	}
-	b.Queue(appendEventsSQL, showID, seatIDs, string(e.status), holdTokens, nullable(e.bookingID), e.at)
-}

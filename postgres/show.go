@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -116,7 +118,57 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 		_, err = tx.Exec(ctx, insertSeatsSQL, show.ID, ids, rowLabels, numbers, categories)
 		return err
 	})
+	if created && err == nil {
+		s.analyzeSoon()
+	}
 	return created, wrap(err, "create show")
+}
+
+// analyzeDelay is how long after a show is created its table statistics are
+// brought up to date: long enough for a burst of creations to share one
+// ANALYZE, short enough that no plan runs long on old statistics.
+const analyzeDelay = 500 * time.Millisecond
+
+// analyzing schedules the ANALYZE that follows the creation of shows.
+type analyzing struct {
+	mu      sync.Mutex
+	pending *time.Timer
+	closed  bool
+}
+
+// analyzeSoon analyzes shows and seats shortly, unless that is scheduled. The
+// store's sessions plan each statement once (force_generic_plan), with the
+// statistics of that moment, and seats arrive a whole show at a time, faster
+// than autovacuum analyzes: a plan made while the table held a few shows would
+// read all of it for every seat change once it holds thousands. ANALYZE also
+// makes every session plan its statements again.
+func (s *Store) analyzeSoon() {
+	a := &s.analyzing
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pending != nil || a.closed {
+		return
+	}
+	a.pending = time.AfterFunc(analyzeDelay, func() {
+		a.mu.Lock()
+		a.pending = nil
+		a.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// Best effort: autovacuum analyzes too, only later.
+		s.pool.Exec(ctx, "ANALYZE shows, seats")
+	})
+}
+
+// stopAnalyzing cancels a scheduled ANALYZE.
+func (s *Store) stopAnalyzing() {
+	a := &s.analyzing
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.closed = true
+	if a.pending != nil {
+		a.pending.Stop()
+	}
 }
 
 const eventsSQL = `

@@ -23,8 +23,9 @@ var migrations embed.FS
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool    *pgxpool.Pool
-	batches batches
+	pool      *pgxpool.Pool
+	batches   batches
+	analyzing analyzing
 }
 
 var _ booking.Store = (*Store)(nil)
@@ -72,6 +73,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // to match the other stores; closing a pool cannot fail.
 func (s *Store) Close() error {
 	s.stopBatches()
+	s.stopAnalyzing()
 	s.pool.Close()
 	return nil
 }

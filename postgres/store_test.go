@@ -101,3 +101,34 @@ func TestHoldWaitsForRelease(t *testing.T) {
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) storetest.Store { return MustOpen(b) })
 }
+
+// TestShowsAnalyzed: creating a show brings the seats' statistics up to date
+// soon after, so that the sessions' plans (made once each) fit the table.
+func TestShowsAnalyzed(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.CreateShow(t.Context(), storetest.NewShowSpec(2, 10)); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var analyzed bool
+		err := conn.QueryRow(t.Context(), `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'seats'`).Scan(&analyzed)
+		if err == nil && analyzed {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after a show was created, seats was not analyzed (%v)", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by deadline
+	}
+}

@@ -19,9 +19,10 @@ import (
 //     receipts' answers; the claims of refused changes deleted), and the batch
 //     commits. If no change was accepted, it rolls back.
 //
-// Alone, a change costs its five statements and a commit more than the rows it
-// writes (measured: about 170 µs of the machine per change, 12 µs of it per
-// seat); a batch spreads that over all its changes.
+// A batch spreads the statements, round trips and commit of a change over all
+// its changes; the rows each change writes stay its own. Measured under steady
+// load on two cores: a quarter less database CPU per change, 20–40 % more
+// changes per second (docs/BENCHMARKS.md).
 //
 // No seat and no Idempotency-Key is in two changes of one batch: a change that
 // shares one with an earlier change waits for the next batch, so every change

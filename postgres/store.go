@@ -32,7 +32,8 @@ var _ booking.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL; pool settings such as
 // pool_max_conns may be given in it; the pool defaults to 4 connections per
-// core, and its sessions to plan_cache_mode=force_generic_plan) and brings its schema up to date.
+// core, and its sessions get plan_cache_mode=force_generic_plan unless the URL
+// names plan_cache_mode) and brings its schema up to date.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {

@@ -143,33 +143,24 @@ func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
 	}
 	defer conn.Release()
 
-	// The first change of each key claims it; a second in the same batch is a
-	// duplicate, as it would be in a transaction after this one.
-	claimer := make(map[receiptKey]int)
-	var claims []receiptKey
+	// A batch has each key once (batchOf.add sees to it).
+	var scopes, keys, fps []string
+	var ttls []int64
 	var seatIDs []string
-	for i, j := range jobs {
+	for _, j := range jobs {
 		seatIDs = append(seatIDs, j.c.seatIDs()...)
 		if idem := j.c.idempotent(); idem != nil {
-			k := receiptKey{idem.Scope, idem.Key}
-			if _, dup := claimer[k]; !dup {
-				claimer[k] = i
-				claims = append(claims, k)
-			}
+			scopes, keys = append(scopes, idem.Scope), append(keys, idem.Key)
+			fps, ttls = append(fps, idem.Fingerprint), append(ttls, idem.TTL.Milliseconds())
 		}
 	}
-	claimed := make(map[receiptKey]bool, len(claims))
+	claimed := make(map[receiptKey]bool, len(keys))
 	locked := make(map[string]lockedSeat, len(seatIDs))
 	var at time.Time
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	if len(claims) > 0 {
-		scopes, keys, fps, ttls := make([]string, len(claims)), make([]string, len(claims)), make([]string, len(claims)), make([]int64, len(claims))
-		for n, k := range claims {
-			idem := jobs[claimer[k]].c.idempotent()
-			scopes[n], keys[n], fps[n], ttls[n] = k.scope, k.key, idem.Fingerprint, idem.TTL.Milliseconds()
-		}
+	if len(keys) > 0 {
 		b.Queue(claimReceiptsSQL, scopes, keys, fps, ttls).Query(func(rows pgx.Rows) error {
 			var k receiptKey
 			_, err := pgx.ForEachRow(rows, []any{&k.scope, &k.key}, func() error {
@@ -201,7 +192,7 @@ func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
 		var k receiptKey
 		if idem != nil {
 			k = receiptKey{idem.Scope, idem.Key}
-			if claimer[k] != i || !claimed[k] {
+			if !claimed[k] {
 				results[i].err = booking.ErrDuplicateRequest
 				continue
 			}

@@ -65,7 +65,7 @@ type change interface {
 	seatIDs() []string
 	idempotent() *booking.Idempotent
 	// decide judges the change on its seats as locked (locked has every seat
-	// of the show that exists) at the database time at. It returns what to
+	// of the batch that exists, whatever its show) at the database time at. It returns what to
 	// write and the result to answer with, or the error to answer with and
 	// nothing written. q runs queries inside the batch's transaction.
 	decide(ctx context.Context, q querier, locked map[string]lockedSeat, at time.Time) (write, any, error)

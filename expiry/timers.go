@@ -121,24 +121,3 @@ func (b Both) Schedule(ctx context.Context, h booking.Hold) error {
 	}
 	return first
 }
-
-// Guarded skips a scheduler for a while after it failed (see booking.Breaker),
-// so that a Redis outage costs one timeout, not one per hold. Its failures are
-// logged by the breaker and not returned: the sweep releases what it misses.
-type Guarded struct {
-	Scheduler booking.Scheduler
-	Breaker   *booking.Breaker
-}
-
-// Schedule schedules h unless the scheduler is being skipped.
-func (g Guarded) Schedule(ctx context.Context, h booking.Hold) error {
-	if !g.Breaker.Allow() {
-		return nil
-	}
-	if err := g.Scheduler.Schedule(ctx, h); err != nil {
-		g.Breaker.Failed(err)
-		return nil
-	}
-	g.Breaker.Worked()
-	return nil
-}

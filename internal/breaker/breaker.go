@@ -1,4 +1,8 @@
-package booking
+// Package breaker decides when to call a helper that only speeds things up
+// (the seat gate, idempotency markers, Redis hold keys) and may fail: after a
+// failure the helper is skipped for a while, so that an outage costs one
+// timeout instead of one per request. The database decides meanwhile.
+package breaker
 
 import (
 	"log/slog"
@@ -6,10 +10,8 @@ import (
 	"time"
 )
 
-// Breaker decides when to call a helper that only speeds things up (the seat
-// gate, idempotency markers) and may fail. After a failure the helper is skipped
-// for Backoff, so that an outage costs one timeout instead of one per request;
-// the outage and the recovery are each logged once.
+// Breaker skips a helper for Backoff after each failure; the outage and the
+// recovery are each logged once.
 type Breaker struct {
 	Name    string        // what the helper is, for the logs
 	Backoff time.Duration // how long to skip it after a failure
@@ -17,6 +19,14 @@ type Breaker struct {
 
 	retryAt atomic.Int64 // unix nanoseconds before which the helper is skipped
 	down    atomic.Bool
+}
+
+// New returns a breaker of the helper name, skipped for backoff after a failure.
+func New(name string, backoff time.Duration, log *slog.Logger) *Breaker {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Breaker{Name: name, Backoff: backoff, Logger: log}
 }
 
 // Allow reports whether the helper may be called now.

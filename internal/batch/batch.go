@@ -1,0 +1,300 @@
+// Package batch runs the work of many goroutines in batches: whatever queues
+// while a batch is being written makes up the next one. Under no load a batch
+// is a single job and nothing waits; under load, one transaction, fsync or
+// round trip serves many callers, each of which hears its own outcome.
+//
+// The SQLite store's group commits, the PostgreSQL store's seat-change
+// batches and the idempotency layer's receipts all run on it.
+package batch
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed answers the jobs submitted after Close, and those still queued
+// when it was called.
+var ErrClosed = errors.New("batch: closed")
+
+// Result is one job's outcome.
+type Result[Out any] struct {
+	Value Out
+	Err   error
+}
+
+// Config says how to run batches of In.
+type Config[In, Out any] struct {
+	// Run runs one batch and returns one result per job, in order. Its ctx
+	// ends at the latest deadline of the batch's jobs, or after Timeout.
+	Run func(ctx context.Context, jobs []In) []Result[Out]
+	// Max bounds the jobs of one batch. Default 64.
+	Max int
+	// Workers is how many batches run at once, each in a goroutine of its
+	// own. Default 1.
+	Workers int
+	// Timeout bounds a batch whose jobs have no deadline. Default 30s.
+	Timeout time.Duration
+	// Exclusive, if set, names what a job must have to itself in its batch
+	// (the seats it changes, say): a job naming something an earlier job of
+	// the batch named waits for a later batch, so that it is judged on what
+	// the earlier one committed.
+	Exclusive func(job In) []string
+}
+
+// Queue gathers jobs into batches and runs them. It is safe for concurrent use.
+type Queue[In, Out any] struct {
+	cfg     Config[In, Out]
+	jobs    chan *job[In, Out]
+	stop    chan struct{} // closed by Close
+	stopped chan struct{} // closed once every worker has returned
+	once    sync.Once
+}
+
+// The states of a job: a job leaves queued exactly once, either taken into a
+// batch by a worker or withdrawn by its caller whose context ended first.
+const (
+	queued int32 = iota
+	taken
+	withdrawn
+)
+
+type job[In, Out any] struct {
+	ctx   context.Context
+	in    In
+	state atomic.Int32
+	done  chan Result[Out] // buffered: a worker never waits for a caller that left
+}
+
+// New starts the workers of a queue. Close stops them.
+func New[In, Out any](cfg Config[In, Out]) *Queue[In, Out] {
+	if cfg.Max <= 0 {
+		cfg.Max = 64
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	q := &Queue[In, Out]{
+		cfg: cfg, jobs: make(chan *job[In, Out], 4*cfg.Max),
+		stop: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	var wg sync.WaitGroup
+	for range cfg.Workers {
+		wg.Go(q.work)
+	}
+	go func() {
+		wg.Wait()
+		close(q.stopped)
+	}()
+	return q
+}
+
+// Do runs in in one of the next batches and returns its outcome. If ctx ends
+// before a batch took the job, the job never runs and Do returns ctx's error;
+// if it ends while the job's batch runs, Do returns ctx's error at once,
+// wrapped in an error that says the outcome is unknown (the batch may yet
+// commit it).
+func (q *Queue[In, Out]) Do(ctx context.Context, in In) (Out, error) {
+	var zero Out
+	j := &job[In, Out]{ctx: ctx, in: in, done: make(chan Result[Out], 1)}
+	select {
+	case q.jobs <- j:
+	case <-q.stop:
+		return zero, ErrClosed
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	select {
+	case r := <-j.done:
+		return r.Value, r.Err
+	case <-ctx.Done():
+		if j.state.CompareAndSwap(queued, withdrawn) {
+			return zero, ctx.Err()
+		}
+		select {
+		case r := <-j.done: // it finished just now
+			return r.Value, r.Err
+		default:
+			return zero, &UnknownError{Err: ctx.Err()}
+		}
+	case <-q.stop:
+		if j.state.CompareAndSwap(queued, withdrawn) {
+			return zero, ErrClosed
+		}
+		// Its batch is running, and Close waits for it.
+		return q.await(j)
+	}
+}
+
+// await waits for a taken job's outcome.
+func (q *Queue[In, Out]) await(j *job[In, Out]) (Out, error) {
+	select {
+	case r := <-j.done:
+		return r.Value, r.Err
+	case <-q.stopped:
+		select { // every worker has returned: the job was answered, or never taken
+		case r := <-j.done:
+			return r.Value, r.Err
+		default:
+			var zero Out
+			return zero, ErrClosed
+		}
+	}
+}
+
+// UnknownError is what a caller hears whose context ended while its job's
+// batch was running: the job may or may not take effect.
+type UnknownError struct{ Err error }
+
+func (e *UnknownError) Error() string { return "outcome unknown: " + e.Err.Error() }
+
+// Unwrap lets errors.Is see the context's error.
+func (e *UnknownError) Unwrap() error { return e.Err }
+
+// Close stops taking jobs, lets the batches being run finish, answers every
+// job still queued with ErrClosed, and returns once the workers have stopped.
+func (q *Queue[In, Out]) Close() {
+	q.once.Do(func() { close(q.stop) })
+	<-q.stopped
+}
+
+// work is one worker: it gathers what is queued into a batch, runs it, and
+// starts again.
+func (q *Queue[In, Out]) work() {
+	var later []*job[In, Out] // dequeued, but sharing something with a batch
+	for {
+		select {
+		case <-q.stop:
+			q.refuse(later)
+			return
+		default:
+		}
+		b := batchOf[In, Out]{max: q.cfg.Max, exclusive: q.cfg.Exclusive}
+		held := later
+		later = nil
+		for _, j := range held {
+			if !b.add(j) {
+				later = append(later, j)
+			}
+		}
+		if b.empty() {
+			select {
+			case j := <-q.jobs:
+				if !b.add(j) {
+					later = append(later, j)
+				}
+			case <-q.stop:
+				q.refuse(later)
+				return
+			}
+		}
+	gather:
+		for !b.full() {
+			select {
+			case j := <-q.jobs:
+				if !b.add(j) {
+					later = append(later, j)
+				}
+			default:
+				break gather
+			}
+		}
+		q.run(b.jobs)
+	}
+}
+
+// run takes the jobs whose callers still wait and runs them as one batch.
+func (q *Queue[In, Out]) run(jobs []*job[In, Out]) {
+	live := jobs[:0]
+	var deadline time.Time
+	for _, j := range jobs {
+		if j.ctx.Err() != nil || !j.state.CompareAndSwap(queued, taken) {
+			if j.state.Load() != withdrawn {
+				j.done <- Result[Out]{Err: j.ctx.Err()}
+			}
+			continue
+		}
+		live = append(live, j)
+		d, ok := j.ctx.Deadline()
+		if !ok {
+			d = time.Now().Add(q.cfg.Timeout)
+		}
+		deadline = latest(deadline, d)
+	}
+	if len(live) == 0 {
+		return
+	}
+	// The batch is not its callers' to cancel: one leaving must not abort
+	// the others' commit. It ends when the last of them would stop waiting.
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	ins := make([]In, len(live))
+	for i, j := range live {
+		ins[i] = j.in
+	}
+	results := q.cfg.Run(ctx, ins)
+	for i, j := range live {
+		j.done <- results[i]
+	}
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// refuse answers jobs, and every job still queued, with ErrClosed.
+func (q *Queue[In, Out]) refuse(jobs []*job[In, Out]) {
+	for _, j := range jobs {
+		j.done <- Result[Out]{Err: ErrClosed}
+	}
+	for {
+		select {
+		case j := <-q.jobs:
+			j.done <- Result[Out]{Err: ErrClosed}
+		default:
+			return
+		}
+	}
+}
+
+// batchOf gathers jobs, none of which names what another already named.
+type batchOf[In, Out any] struct {
+	max       int
+	exclusive func(In) []string
+	jobs      []*job[In, Out]
+	named     map[string]bool
+}
+
+func (b *batchOf[In, Out]) empty() bool { return len(b.jobs) == 0 }
+func (b *batchOf[In, Out]) full() bool  { return len(b.jobs) >= b.max }
+
+// add adds j unless the batch is full or has something j names.
+func (b *batchOf[In, Out]) add(j *job[In, Out]) bool {
+	if b.full() {
+		return false
+	}
+	if b.exclusive != nil {
+		names := b.exclusive(j.in)
+		for _, n := range names {
+			if b.named[n] {
+				return false
+			}
+		}
+		if b.named == nil {
+			b.named = make(map[string]bool)
+		}
+		for _, n := range names {
+			b.named[n] = true
+		}
+	}
+	b.jobs = append(b.jobs, j)
+	return true
+}

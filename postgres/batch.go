@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
+	"slices"
 	"time"
+
+	"seatmanager/internal/batch"
 )
 
 // Seat changes are written in batches, as the SQLite store groups its commits:
@@ -30,219 +32,79 @@ import (
 // its locks in one order (receipts by key, then seats by id, then shows by id),
 // as the sweeper and extensions do (seats, then shows) and the refusals' group
 // commits (receipts by key), so none of them deadlock one another. If a batch
-// fails where it cannot have committed, each of its changes runs again alone,
-// so that one change's error is its own; if the connection failed while COMMIT
-// may have gone through, every change of the batch hears the error, whose
-// outcome is unknown, and nothing runs again.
+// fails where it cannot have committed, it runs again (see writeBatch); if the
+// connection failed while COMMIT may have gone through, every change of the
+// batch hears the error, whose outcome is unknown, and nothing runs again.
+// The gathering is package batch's.
 
 // maxBatch bounds the changes of one batch.
 const maxBatch = 64
 
-// batchTimeout bounds one batch's transaction. Requests wait for their batch
-// however long it takes: once a change is in a batch, only the batch's outcome
-// says whether it happened.
+// batchTimeout bounds the transaction of a batch whose changes have no
+// deadline; otherwise it ends when the last of them stops waiting.
 const batchTimeout = 30 * time.Second
 
 // errClosed answers the changes that arrive after Close.
 var errClosed = errors.New("store closed")
 
-// job is a change waiting for its batch.
-type job struct {
-	ctx  context.Context
-	c    change
-	done chan jobResult
-}
-
-type jobResult struct {
-	res any
-	err error
-}
-
-// batches runs the batch writers.
-type batches struct {
-	jobs    chan *job
-	stop    chan struct{} // closed by Close
-	stopped chan struct{} // closed once every writer has returned
-	wg      sync.WaitGroup
-	once    sync.Once
-}
-
 // startBatches starts n batch writers, each writing one batch at a time on a
 // connection of its own.
 func (s *Store) startBatches(n int) {
-	s.batches = batches{jobs: make(chan *job, 4*maxBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
-	for range n {
-		s.batches.wg.Go(s.writeBatches)
-	}
-	go func() {
-		s.batches.wg.Wait()
-		close(s.batches.stopped)
-	}()
+	s.batches = batch.New(batch.Config[change, any]{
+		Max: maxBatch, Workers: n, Timeout: batchTimeout, Run: s.writeBatch,
+		// A second change of a seat, or a second attempt of a key, waits for
+		// the next batch: it is judged on what the first committed.
+		Exclusive: func(c change) []string {
+			names := c.seatIDs()
+			if idem := c.idempotent(); idem != nil {
+				names = append(slices.Clip(names), "key\x00"+idem.Scope+"\x00"+idem.Key)
+			}
+			return names
+		},
+	})
 }
 
 // stopBatches lets the writers finish their batches and answers the changes
 // still queued with errClosed.
-func (s *Store) stopBatches() {
-	s.batches.once.Do(func() { close(s.batches.stop) })
-	<-s.batches.stopped
-}
+func (s *Store) stopBatches() { s.batches.Close() }
 
-// submit queues c for a batch and waits for the batch's outcome. A change that
-// was never written answers ctx's error if ctx ended while it was queued.
+// submit queues c for a batch and waits for the batch's outcome, or for ctx:
+// a change that was never written answers ctx's error, one whose batch was
+// being written says that its outcome is unknown.
 func (s *Store) submit(ctx context.Context, c change) (any, error) {
-	j := &job{ctx: ctx, c: c, done: make(chan jobResult, 1)}
-	select {
-	case s.batches.jobs <- j:
-	case <-s.batches.stop:
+	res, err := s.batches.Do(ctx, c)
+	if errors.Is(err, batch.ErrClosed) {
 		return nil, errClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
-	select {
-	case r := <-j.done:
-		return r.res, r.err
-	case <-s.batches.stopped:
-		// Every writer has returned: the change was answered, or never taken.
-		select {
-		case r := <-j.done:
-			return r.res, r.err
-		default:
-			return nil, errClosed
-		}
-	}
+	return res, err
 }
 
-// writeBatches is one batch writer: it gathers what is queued into a batch,
-// writes it, and starts again.
-func (s *Store) writeBatches() {
-	var later []*job // taken from the queue, but sharing seats with a batch
-	for {
-		select {
-		case <-s.batches.stop:
-			s.refuse(later)
-			return
-		default:
+// writeBatch writes changes and answers each. A batch that failed where it
+// cannot have committed runs again: on a fresh connection once, if its
+// connection was lost (a database restart leaves every pooled one dead), or
+// else each change alone, so that one change's error is its own.
+func (s *Store) writeBatch(ctx context.Context, changes []change) []batch.Result[any] {
+	results, err := s.tryBatch(ctx, changes)
+	var notCommitted *batchError
+	if err != nil && errors.As(err, &notCommitted) && unavailable(err) && ctx.Err() == nil {
+		results, err = s.tryBatch(ctx, changes)
+	}
+	if err == nil {
+		return results
+	}
+	if len(changes) > 1 && errors.As(err, &notCommitted) && !unavailable(err) {
+		out := make([]batch.Result[any], len(changes))
+		for i, c := range changes {
+			out[i] = s.writeBatch(ctx, []change{c})[0]
 		}
-		var b batchOf
-		held := later
-		later = nil
-		for _, j := range held {
-			if !b.add(j) {
-				later = append(later, j)
-			}
-		}
-		if b.empty() {
-			select {
-			case j := <-s.batches.jobs:
-				b.add(j)
-			case <-s.batches.stop:
-				s.refuse(later)
-				return
-			}
-		}
-	gather:
-		for !b.full() {
-			select {
-			case j := <-s.batches.jobs:
-				if !b.add(j) {
-					later = append(later, j)
-				}
-			default:
-				break gather
-			}
-		}
-		s.writeBatch(b.jobs)
+		return out
 	}
-}
-
-// refuse answers jobs, and every job still queued, with errClosed.
-func (s *Store) refuse(jobs []*job) {
-	for _, j := range jobs {
-		j.done <- jobResult{err: errClosed}
+	// Alone, the error is the change's own. A batch whose commit may have
+	// happened (the connection failed on the way) must not run again: its
+	// changes' outcome is unknown, as the error says.
+	out := make([]batch.Result[any], len(changes))
+	for i := range out {
+		out[i].Err = err
 	}
-	for {
-		select {
-		case j := <-s.batches.jobs:
-			j.done <- jobResult{err: errClosed}
-		default:
-			return
-		}
-	}
-}
-
-// batchOf gathers jobs that share no seat and no Idempotency-Key: a second
-// attempt of a key waits for the first's outcome, as it would behind its claim.
-type batchOf struct {
-	jobs  []*job
-	seats map[string]bool
-	keys  map[receiptKey]bool
-}
-
-func (b *batchOf) empty() bool { return len(b.jobs) == 0 }
-func (b *batchOf) full() bool  { return len(b.jobs) >= maxBatch }
-
-// add adds j unless the batch is full or has one of j's seats.
-func (b *batchOf) add(j *job) bool {
-	if b.full() {
-		return false
-	}
-	if b.seats == nil {
-		b.seats, b.keys = make(map[string]bool), make(map[receiptKey]bool)
-	}
-	var k receiptKey
-	idem := j.c.idempotent()
-	if idem != nil {
-		if k = (receiptKey{idem.Scope, idem.Key}); b.keys[k] {
-			return false
-		}
-	}
-	for _, id := range j.c.seatIDs() {
-		if b.seats[id] {
-			return false
-		}
-	}
-	for _, id := range j.c.seatIDs() {
-		b.seats[id] = true
-	}
-	if idem != nil {
-		b.keys[k] = true
-	}
-	b.jobs = append(b.jobs, j)
-	return true
-}
-
-// writeBatch writes jobs and answers each. If the batch fails, each job is
-// written again alone, and answers its own outcome.
-func (s *Store) writeBatch(jobs []*job) {
-	live := jobs[:0:0]
-	for _, j := range jobs {
-		if err := j.ctx.Err(); err != nil {
-			j.done <- jobResult{err: err}
-			continue
-		}
-		live = append(live, j)
-	}
-	if len(live) == 0 {
-		return
-	}
-	results, err := s.tryBatch(live)
-	if err != nil {
-		var notCommitted *batchError
-		if len(live) == 1 || !errors.As(err, &notCommitted) {
-			// Alone, the error is the change's own. A batch whose commit may
-			// have happened (the connection failed on the way) must not run
-			// again: its changes' outcome is unknown, as the error says.
-			for _, j := range live {
-				j.done <- jobResult{err: err}
-			}
-			return
-		}
-		for _, j := range live {
-			s.writeBatch([]*job{j})
-		}
-		return
-	}
-	for i, j := range live {
-		j.done <- results[i]
-	}
+	return out
 }

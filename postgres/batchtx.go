@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
 )
 
 // The transaction of one batch (see batch.go for how batches are gathered):
@@ -132,24 +133,22 @@ func (e *batchError) Unwrap() error { return e.err }
 // receiptKey names a receipt.
 type receiptKey struct{ scope, key string }
 
-// tryBatch writes jobs in one transaction and returns each one's outcome, or
-// the error that failed the transaction.
-func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-	defer cancel()
+// tryBatch writes changes in one transaction and returns each one's outcome,
+// or the error that failed the transaction.
+func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[any], error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return nil, err
+		return nil, &batchError{err}
 	}
 	defer conn.Release()
 
-	// A batch has each key once (batchOf.add sees to it).
+	// A batch has each key once (its Exclusive names see to it).
 	var scopes, keys, fps []string
 	var ttls []int64
 	var seatIDs []string
-	for _, j := range jobs {
-		seatIDs = append(seatIDs, j.c.seatIDs()...)
-		if idem := j.c.idempotent(); idem != nil {
+	for _, c := range changes {
+		seatIDs = append(seatIDs, c.seatIDs()...)
+		if idem := c.idempotent(); idem != nil {
 			scopes, keys = append(scopes, idem.Scope), append(keys, idem.Key)
 			fps, ttls = append(fps, idem.Fingerprint), append(ttls, idem.TTL.Milliseconds())
 		}
@@ -171,9 +170,10 @@ func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
 		})
 	}
 	b.Queue(lockSeatsSQL, seatIDs).Query(func(rows pgx.Rows) error {
-		var id string
+		var id, status string
 		var l lockedSeat
-		_, err := pgx.ForEachRow(rows, []any{&id, &l.show, &l.status, &l.token, &l.holder, &l.expires, &l.lapsed, &at}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&id, &l.show, &status, &l.HoldToken, &l.Holder, &l.expires, &l.Lapsed, &at}, func() error {
+			l.Status = booking.Status(status)
 			locked[id] = l
 			return nil
 		})
@@ -184,20 +184,20 @@ func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
 		return nil, &batchError{err}
 	}
 
-	results := make([]jobResult, len(jobs))
+	results := make([]batch.Result[any], len(changes))
 	var accepted []acceptedChange
 	var unclaimed []receiptKey
-	for i, j := range jobs {
-		idem := j.c.idempotent()
+	for i, c := range changes {
+		idem := c.idempotent()
 		var k receiptKey
 		if idem != nil {
 			k = receiptKey{idem.Scope, idem.Key}
 			if !claimed[k] {
-				results[i].err = booking.ErrDuplicateRequest
+				results[i].Err = booking.ErrDuplicateRequest
 				continue
 			}
 		}
-		wr, res, err := j.c.decide(ctx, conn, locked, at)
+		wr, res, err := c.decide(ctx, conn, locked, at)
 		if _, refusal := errors.AsType[*booking.Error](err); err != nil && !refusal {
 			// A query that failed aborted the transaction for every change.
 			rollback(ctx, conn)
@@ -210,14 +210,14 @@ func (s *Store) tryBatch(jobs []*job) ([]jobResult, error) {
 			answer = r.Response
 		}
 		if err != nil {
-			results[i].err = err
+			results[i].Err = err
 			if idem != nil {
 				unclaimed = append(unclaimed, k)
 			}
 			continue
 		}
-		results[i].res = res
-		a := acceptedChange{c: j.c, w: wr}
+		results[i].Value = res
+		a := acceptedChange{c: c, w: wr}
 		if idem != nil {
 			a.receipt, a.answer = &k, answer
 		}
@@ -274,22 +274,22 @@ type acceptedChange struct {
 const recordOneSQL = `
 WITH changed AS (
     UPDATE seats
-    SET status = $3, hold_token = $4, holder = $5, hold_expires_at = $6, booking_id = $7,
-        version = version + 1
+    SET status = $3, hold_token = nullif($4::text, '')::uuid, holder = nullif($5::text, ''), hold_expires_at = $6,
+        booking_id = nullif($7::text, '')::uuid, version = version + 1
     WHERE id = ANY($1::uuid[])
 ), held AS (
     INSERT INTO holds (token, show_id, user_id, expires_at)
-    SELECT $4, $2, $5, $6 WHERE $3 = 'held'
+    SELECT nullif($4::text, '')::uuid, $2, $5::text, $6 WHERE $3 = 'held'
 ), sold AS (
     INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
-    SELECT $2, b.seat_id, $7, $8, b.hold_token, $10
+    SELECT $2, b.seat_id, nullif($7::text, '')::uuid, $8::text, b.hold_token, $10
     FROM unnest($1::uuid[], $9::uuid[]) AS b(seat_id, hold_token)
     WHERE $3 = 'booked'
 ), bump AS (
     UPDATE shows SET seq = seq + cardinality($1::uuid[]) WHERE id = $2 RETURNING seq
 ), logged AS (
     INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-    SELECT $2, bump.seq - cardinality($1::uuid[]) + e.n, e.seat_id, $3, e.hold_token, $7, $10
+    SELECT $2, bump.seq - cardinality($1::uuid[]) + e.n, e.seat_id, $3, e.hold_token, nullif($7::text, '')::uuid, $10
     FROM bump, unnest($1::uuid[], $11::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)
 )
 UPDATE receipts SET response = $14 WHERE scope = $12 AND key = $13`
@@ -304,8 +304,8 @@ func (a acceptedChange) queueAlone(b *pgx.Batch, at time.Time) {
 	if eventHolds == nil {
 		eventHolds = []string{}
 	}
-	b.Queue(recordOneSQL, a.c.seatIDs(), a.c.showID(), string(a.w.status), nullable(a.w.holdToken), nullable(a.w.holder),
-		a.w.expiresAt, nullable(a.w.bookingID), nullable(a.w.buyer), a.w.priorHolds, at, eventHolds, scope, key, a.answer)
+	b.Queue(recordOneSQL, a.c.seatIDs(), a.c.showID(), string(a.w.status), a.w.holdToken, a.w.holder,
+		a.w.expiresAt, a.w.bookingID, a.w.buyer, a.w.priorHolds, at, eventHolds, scope, key, a.answer)
 }
 
 // batchWrite gathers the accepted changes of a batch as recordSQL's arrays.

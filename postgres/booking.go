@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,25 +18,17 @@ import (
 
 // lockedSeat is a seat as the batch's lock read it.
 type lockedSeat struct {
+	booking.SeatRow
 	show    string
-	status  string
-	token   string
-	holder  string
 	expires *time.Time
-	lapsed  bool // its hold's expiry has passed, by the database clock
 }
 
-func (l lockedSeat) held() bool { return l.status == string(booking.StatusHeld) }
+func (l lockedSeat) held() bool { return l.Status == booking.StatusHeld }
 
 // holdable reports whether a new hold may take the seat: free, or held under a
 // hold that lapsed.
 func (l lockedSeat) holdable() bool {
-	return l.status == string(booking.StatusAvailable) || (l.held() && l.lapsed)
-}
-
-// heldBy reports whether user holds the seat (under token, if set), lapsed or not.
-func (l lockedSeat) heldBy(user, token string) bool {
-	return l.held() && l.holder == user && (token == "" || l.token == token)
+	return l.Status == booking.StatusAvailable || (l.held() && l.Lapsed)
 }
 
 // target is what every change names: its show, its seats and its key.
@@ -101,7 +94,7 @@ func refused(locked map[string]lockedSeat, showID string, seatIDs []string, may 
 func tokensOf(locked map[string]lockedSeat, seatIDs []string) []string {
 	out := make([]string, len(seatIDs))
 	for i, id := range seatIDs {
-		out[i] = locked[id].token
+		out[i] = locked[id].HoldToken
 	}
 	return out
 }
@@ -125,7 +118,7 @@ func (c holdChange) decide(_ context.Context, _ querier, locked map[string]locke
 		}
 	}
 	return write{status: booking.StatusHeld, holdToken: p.Token, holder: p.UserID, expiresAt: &h.ExpiresAt,
-		eventHolds: repeat(p.Token, len(p.SeatIDs))}, h, nil
+		eventHolds: slices.Repeat([]string{p.Token}, len(p.SeatIDs))}, h, nil
 }
 
 // Hold implements booking.SeatStore.
@@ -146,7 +139,7 @@ type bookChange struct {
 func (c bookChange) decide(ctx context.Context, q querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
 	p := c.p
 	// Held by the user under a hold that has not lapsed.
-	mine := func(l lockedSeat) bool { return l.heldBy(p.UserID, p.HoldToken) && !l.lapsed }
+	mine := func(l lockedSeat) bool { return l.HeldBy(p.UserID, p.HoldToken) && !l.Lapsed }
 	if bad := refused(locked, p.ShowID, p.SeatIDs, mine); len(bad) > 0 {
 		return write{}, nil, bookFailure(ctx, q, p, locked, bad)
 	}
@@ -161,38 +154,26 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 }
 
 // bookFailure explains why a book could not take the failed seats, from the
-// rows as they were locked: 409 for seats sold or not the user's, else 410 for
-// the user's holds that lapsed.
+// rows as they were locked, by the rule every store shares.
 func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked map[string]lockedSeat, failed []string) error {
-	var taken, expired, unclear []string
-	for _, id := range failed {
-		l := locked[id]
-		switch {
-		case l.status == string(booking.StatusBooked):
-			taken = append(taken, id)
-		case l.heldBy(p.UserID, p.HoldToken) && l.lapsed:
-			expired = append(expired, id)
-		default:
-			unclear = append(unclear, id)
+	why := func(id string) booking.Obstacle {
+		l, ok := locked[id]
+		if !ok || l.show != p.ShowID {
+			return booking.SeatFree
 		}
+		return l.Obstacle(p.UserID, p.HoldToken)
 	}
-	// A seat no longer held under the caller's hold is theirs to hear "expired"
-	// about if that hold lapsed, whoever has the seat now.
-	if len(unclear) > 0 && p.HoldToken != "" {
+	return booking.BookRefusal(failed, why, func() (bool, error) {
+		if p.HoldToken == "" {
+			return false, nil
+		}
 		var lapsed bool
 		err := q.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID).Scan(&lapsed)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
 		}
-		if lapsed {
-			expired, unclear = append(expired, unclear...), nil
-		}
-	}
-	taken = append(taken, unclear...)
-	if len(taken) > 0 {
-		return booking.SeatsUnavailable(booking.InOrder(failed, taken))
-	}
-	return booking.HoldExpired(booking.InOrder(failed, expired))
+		return lapsed, err
+	})
 }
 
 type releaseChange struct {
@@ -203,7 +184,7 @@ type releaseChange struct {
 func (c releaseChange) decide(_ context.Context, _ querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
 	p := c.p
 	// Held by the user, lapsed or not.
-	mine := func(l lockedSeat) bool { return l.heldBy(p.UserID, p.HoldToken) }
+	mine := func(l lockedSeat) bool { return l.HeldBy(p.UserID, p.HoldToken) }
 	if bad := refused(locked, p.ShowID, p.SeatIDs, mine); len(bad) > 0 {
 		return write{}, nil, booking.SeatsUnavailable(bad)
 	}

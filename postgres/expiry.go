@@ -147,7 +147,7 @@ WITH bump AS (
     UPDATE shows SET seq = seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING seq
 )
 INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, $3, e.hold_token, $5, $6
+SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, $3, e.hold_token, nullif($5::text, '')::uuid, $6
 FROM bump, unnest($2::uuid[], $4::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)`
 
 type event struct {
@@ -161,5 +161,5 @@ func queueEvents(b *pgx.Batch, showID string, e event, seatIDs, holdTokens []str
 	if holdTokens == nil {
 		holdTokens = []string{}
 	}
-	b.Queue(appendEventsSQL, showID, seatIDs, string(e.status), holdTokens, nullable(e.bookingID), e.at)
+	b.Queue(appendEventsSQL, showID, seatIDs, string(e.status), holdTokens, e.bookingID, e.at)
 }

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -80,15 +78,19 @@ func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, er
 }
 
 // SeatShows implements booking.Catalog.
-func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, "SELECT id, show_id FROM seats WHERE id = ANY($1::uuid[])", seatIDs)
+func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]booking.SeatRef, error) {
+	rows, err := s.pool.Query(ctx, "SELECT id, show_id, row_label, number FROM seats WHERE id = ANY($1::uuid[])", seatIDs)
 	if err != nil {
 		return nil, wrap(err, "find seats")
 	}
-	shows := make(map[string]string, len(seatIDs))
-	var id, show string
-	_, err = pgx.ForEachRow(rows, []any{&id, &show}, func() error { shows[id] = show; return nil })
-	return shows, wrap(err, "find seats")
+	refs := make(map[string]booking.SeatRef, len(seatIDs))
+	var id, show, row string
+	var number int
+	_, err = pgx.ForEachRow(rows, []any{&id, &show, &row, &number}, func() error {
+		refs[id] = booking.SeatRef{ShowID: show, Label: booking.SeatLabel(row, number)}
+		return nil
+	})
+	return refs, wrap(err, "find seats")
 }
 
 const insertShowSQL = `
@@ -129,12 +131,18 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 // ANALYZE, short enough that no plan runs long on old statistics.
 const analyzeDelay = 500 * time.Millisecond
 
-// analyzing schedules the ANALYZE that follows the creation of shows.
+// analyzing schedules the ANALYZE that follows the creation of shows, in a
+// goroutine that Close ends and waits for.
 type analyzing struct {
 	mu      sync.Mutex
-	pending *time.Timer
+	pending bool
 	closed  bool
+	ctx     context.Context // ended by stopAnalyzing
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
+
+func (a *analyzing) init() { a.ctx, a.cancel = context.WithCancel(context.Background()) }
 
 // analyzeSoon analyzes shows and seats shortly, unless that is scheduled. The
 // store's sessions plan each statement once (force_generic_plan), with the
@@ -146,29 +154,43 @@ func (s *Store) analyzeSoon() {
 	a := &s.analyzing
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.pending != nil || a.closed {
+	if a.pending || a.closed {
 		return
 	}
-	a.pending = time.AfterFunc(analyzeDelay, func() {
+	a.pending = true
+	a.wg.Go(func() {
+		t := time.NewTimer(analyzeDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-a.ctx.Done():
+			return
+		}
 		a.mu.Lock()
-		a.pending = nil
+		a.pending = false
 		a.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
 		defer cancel()
 		// Best effort: autovacuum analyzes too, only later.
 		s.pool.Exec(ctx, "ANALYZE shows, seats")
 	})
 }
 
-// stopAnalyzing cancels a scheduled ANALYZE.
+// stopAnalyzing cancels a scheduled or running ANALYZE and waits for it.
 func (s *Store) stopAnalyzing() {
 	a := &s.analyzing
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.closed = true
-	if a.pending != nil {
-		a.pending.Stop()
-	}
+	a.mu.Unlock()
+	a.cancel()
+	a.wg.Wait()
+}
+
+// Reset deletes every show and everything of them (seats, holds, bookings,
+// events), and every stored answer: a demo or load-test database starts afresh.
+func (s *Store) Reset(ctx context.Context) error {
+	_, err := s.pool.Exec(ctx, "TRUNCATE seat_events, bookings, holds, seats, shows, receipts")
+	return wrap(err, "reset")
 }
 
 const eventsSQL = `
@@ -192,26 +214,31 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 	return events, wrap(err, "read events")
 }
 
-// wrap adds context to driver errors and passes domain errors through untouched,
-// so that the HTTP layer still recognises them.
-func wrap(err error, what string) error {
-	if err == nil {
-		return nil
-	}
-	var be *booking.Error
-	if errors.As(err, &be) {
-		return be
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// UnavailableSeats implements booking.Catalog.
+// UnavailableSeats implements booking.Catalog. The seat gate asks it to
+// confirm every refusal, so concurrent calls share one read (see readTaken).
 func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT s.id FROM seats s
-		WHERE s.id = ANY($1::uuid[]) AND s.show_id = $2 AND NOT `+availableSQL, seatIDs, showID)
+	found, err := s.taken.Get(ctx, seatIDs)
 	if err != nil {
 		return nil, wrap(err, "read seat statuses")
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	return ids, wrap(err, "read seat statuses")
+	var out []string
+	for _, id := range seatIDs {
+		if show, ok := found[id]; ok && show == showID {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// readTaken returns the show of each of seatIDs that is held or booked now.
+func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT s.id, s.show_id FROM seats s
+		WHERE s.id = ANY($1::uuid[]) AND NOT `+availableSQL, seatIDs)
+	if err != nil {
+		return nil, err
+	}
+	taken := make(map[string]string)
+	var id, show string
+	_, err = pgx.ForEachRow(rows, []any{&id, &show}, func() error { taken[id] = show; return nil })
+	return taken, err
 }

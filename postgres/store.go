@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
 	"seatmanager/internal/migrate"
 )
 
@@ -24,7 +25,8 @@ var migrations embed.FS
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
 	pool      *pgxpool.Pool
-	batches   batches
+	batches   *batch.Queue[change, any]
+	taken     *batch.Lookup[string, string] // seat → show, of seats held or booked
 	analyzing analyzing
 }
 
@@ -59,7 +61,10 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("connect to postgres: %w", err)
 	}
 	s := &Store{pool: pool}
+	s.taken = batch.NewLookup(2, s.readTaken)
+	s.analyzing.init()
 	if err := s.migrate(ctx); err != nil {
+		s.taken.Close()
 		pool.Close()
 		return nil, err
 	}
@@ -74,6 +79,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // to match the other stores; closing a pool cannot fail.
 func (s *Store) Close() error {
 	s.stopBatches()
+	s.taken.Close()
 	s.stopAnalyzing()
 	s.pool.Close()
 	return nil

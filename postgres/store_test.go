@@ -1,6 +1,9 @@
 package postgres_test
 
 import (
+	"context"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,4 +134,66 @@ func TestShowsAnalyzed(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling interval, bounded by deadline
 	}
+}
+
+// TestCloseEndsAnalyze: the ANALYZE that follows a show's creation belongs to
+// the store: Close stops it, even one stuck behind a lock, and waits for it.
+func TestCloseEndsAnalyze(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	s, err := postgres.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another session holds a lock ANALYZE must wait for.
+	locker, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := s.CreateShow(t.Context(), storetest.NewShowSpec(1, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), "LOCK TABLE seats IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the ANALYZE is waiting for the lock.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting bool
+		// The activity view keeps one snapshot a transaction; locker is in one.
+		if _, err := tx.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()"); err != nil {
+			t.Fatal(err)
+		}
+		if err := locker.QueryRow(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+			WHERE query LIKE 'ANALYZE%' AND wait_event_type = 'Lock')`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no ANALYZE waited for the lock within 10s of the show's creation")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s while its ANALYZE waited for a lock")
+	}
+	if stacks := goroutines(); strings.Contains(stacks, "analyzeSoon") {
+		t.Errorf("a goroutine of the ANALYZE outlived Close:\n%s", stacks)
+	}
+}
+
+func goroutines() string {
+	buf := make([]byte, 1<<20)
+	return string(buf[:runtime.Stack(buf, true)])
 }

@@ -3,6 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"slices"
 	"time"
 
 	"seatmanager/booking"
@@ -48,7 +50,7 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 		for _, ms := range lapsed {
 			h.Lapsed = append(h.Lapsed, time.UnixMilli(ms))
 		}
-		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, repeat(p.Token, len(p.SeatIDs))); err != nil {
+		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusHeld, at: now}, p.SeatIDs, slices.Repeat([]string{p.Token}, len(p.SeatIDs))); err != nil {
 			return err
 		}
 		return insertReceipt(ctx, tx, now, p.Idempotent, h)
@@ -86,7 +88,7 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 			return err
 		}
 		if len(booked) != len(p.SeatIDs) {
-			return bookFailure(ctx, tx, now, p, held, booking.Unchanged(p.SeatIDs, booked))
+			return bookFailure(ctx, tx, now, p, booking.Unchanged(p.SeatIDs, booked))
 		}
 		tokens := make([]string, len(p.SeatIDs))
 		for i, id := range p.SeatIDs {
@@ -109,31 +111,50 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 	return bk, nil
 }
 
-// bookFailure explains why a book could not take the failed seats: 409 for seats
-// the user does not hold, else 410 for holds that lapsed.
-func bookFailure(ctx context.Context, tx *txn, now int64, p booking.BookParams, held map[string]heldSeat, failed []string) error {
-	if p.HoldToken != "" {
-		var expires int64
-		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ?", p.HoldToken, p.UserID).Scan(&expires)
-		if err == nil && expires <= now {
-			return booking.HoldExpired(failed)
-		}
-		if err != nil && err != sql.ErrNoRows {
+// seatRowsSQL reads seats of a show as a change judges them.
+const seatRowsSQL = `
+SELECT id, status, coalesce(holder, ''), coalesce(hold_token, ''), coalesce(hold_expires_at <= ?, 0) FROM seats
+WHERE ` + seatsIn + ` AND show_id = ?`
+
+// bookFailure explains why a book could not take the failed seats, from the
+// rows as they are in its transaction, by the rule every store shares.
+func bookFailure(ctx context.Context, tx *txn, now int64, p booking.BookParams, failed []string) error {
+	rows, err := tx.QueryContext(ctx, seatRowsSQL, now, jsonArray(failed), p.ShowID)
+	if err != nil {
+		return err
+	}
+	found := make(map[string]booking.SeatRow, len(failed))
+	for rows.Next() {
+		var id string
+		var r booking.SeatRow
+		if err := rows.Scan(&id, &r.Status, &r.Holder, &r.HoldToken, &r.Lapsed); err != nil {
+			rows.Close()
 			return err
 		}
+		found[id] = r
 	}
-	var taken, expired []string
-	for _, id := range failed {
-		if held[id].lapsed {
-			expired = append(expired, id)
-		} else {
-			taken = append(taken, id)
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	why := func(id string) booking.Obstacle {
+		r, ok := found[id]
+		if !ok {
+			return booking.SeatFree
 		}
+		return r.Obstacle(p.UserID, p.HoldToken)
 	}
-	if len(taken) > 0 {
-		return booking.SeatsUnavailable(taken)
-	}
-	return booking.HoldExpired(expired)
+	return booking.BookRefusal(failed, why, func() (bool, error) {
+		if p.HoldToken == "" {
+			return false, nil
+		}
+		var expires int64
+		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ?", p.HoldToken, p.UserID).Scan(&expires)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return expires <= now, err
+	})
 }
 
 const releaseSQL = `
@@ -217,11 +238,11 @@ func appendEvents(ctx context.Context, tx *txn, showID string, e event, seatIDs,
 	// One statement for all the seats: the i-th seat gets seq first+i and the
 	// i-th hold token (none if there are none).
 	_, err := tx.ExecContext(ctx, appendEventsSQL, showID, seq-int64(len(seatIDs))+1, string(e.status),
-		jsonArray(holdTokens), nullable(e.bookingID), e.at, jsonArray(seatIDs))
+		jsonArray(holdTokens), e.bookingID, e.at, jsonArray(seatIDs))
 	return err
 }
 
 const appendEventsSQL = `
 INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-SELECT ?1, ?2 + e.key, e.value, ?3, json_extract(?4, '$[' || e.key || ']'), ?5, ?6
+SELECT ?1, ?2 + e.key, e.value, ?3, json_extract(?4, '$[' || e.key || ']'), nullif(?5, ''), ?6
 FROM json_each(?7) AS e`

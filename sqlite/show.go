@@ -79,21 +79,22 @@ func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, er
 }
 
 // SeatShows implements booking.Catalog.
-func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
-	rows, err := s.read.QueryContext(ctx, "SELECT id, show_id FROM seats WHERE "+seatsIn, jsonArray(seatIDs))
+func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]booking.SeatRef, error) {
+	rows, err := s.read.QueryContext(ctx, "SELECT id, show_id, row_label, number FROM seats WHERE "+seatsIn, jsonArray(seatIDs))
 	if err != nil {
 		return nil, wrap(err, "find seats")
 	}
 	defer rows.Close()
-	shows := make(map[string]string, len(seatIDs))
+	refs := make(map[string]booking.SeatRef, len(seatIDs))
 	for rows.Next() {
-		var id, show string
-		if err := rows.Scan(&id, &show); err != nil {
+		var id, show, row string
+		var number int
+		if err := rows.Scan(&id, &show, &row, &number); err != nil {
 			return nil, wrap(err, "find seats")
 		}
-		shows[id] = show
+		refs[id] = booking.SeatRef{ShowID: show, Label: booking.SeatLabel(row, number)}
 	}
-	return shows, wrap(rows.Err(), "find seats")
+	return refs, wrap(rows.Err(), "find seats")
 }
 
 // CreateShow adds a show and its seats. It reports false, changing nothing, if a
@@ -144,6 +145,14 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 	return events, wrap(rows.Err(), "read events")
 }
 
+// Reset deletes every show and everything of them (seats, holds, bookings,
+// events), and every stored answer: a demo or load-test database starts afresh.
+func (s *Store) Reset(ctx context.Context) error {
+	return wrap(s.inTx(ctx, func(tx *txn, now int64) error {
+		return tx.execScript(ctx, "DELETE FROM seat_events; DELETE FROM bookings; DELETE FROM holds; DELETE FROM seats; DELETE FROM shows; DELETE FROM receipts;")
+	}), "reset")
+}
+
 // inReadTx runs fn in a read transaction, giving it the database clock: one
 // snapshot, one notion of now.
 func (s *Store) inReadTx(ctx context.Context, fn func(tx *txn, now int64) error) error {
@@ -153,22 +162,47 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *txn, now int64) error)
 	}
 	defer sqlTx.Rollback()
 	tx := &txn{tx: sqlTx}
-	var now int64
-	if err := tx.QueryRowContext(ctx, nowSQL).Scan(&now); err != nil {
+	now, err := s.now(ctx, tx)
+	if err != nil {
 		return err
 	}
 	return fn(tx, now)
 }
 
-// UnavailableSeats implements booking.Catalog.
+// UnavailableSeats implements booking.Catalog. The seat gate asks it to
+// confirm every refusal, so concurrent calls share one read (see readTaken).
 func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
-	var ids []string
+	found, err := s.taken.Get(ctx, seatIDs)
+	if err != nil {
+		return nil, wrap(err, "read seat statuses")
+	}
+	var out []string
+	for _, id := range seatIDs {
+		if show, ok := found[id]; ok && show == showID {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// readTaken returns the show of each of seatIDs that is held or booked now.
+func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	taken := make(map[string]string)
 	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
-		var err error
-		ids, err = queryStrings(ctx, tx, `SELECT s.id FROM seats s
-			WHERE s.id IN (SELECT value FROM json_each(?)) AND s.show_id = ? AND NOT `+availableSQL,
-			jsonArray(seatIDs), showID, now)
-		return err
+		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.show_id FROM seats s
+			WHERE s.id IN (SELECT value FROM json_each(?)) AND NOT `+availableSQL, jsonArray(seatIDs), now)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, show string
+			if err := rows.Scan(&id, &show); err != nil {
+				return err
+			}
+			taken[id] = show
+		}
+		return rows.Err()
 	})
-	return ids, wrap(err, "read seat statuses")
+	return taken, err
 }

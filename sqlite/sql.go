@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	sqlitedriver "modernc.org/sqlite"
+
 	"seatmanager/booking"
 )
 
@@ -49,31 +51,39 @@ func queryInts(ctx context.Context, tx *txn, query string, args ...any) ([]int64
 	return out, rows.Err()
 }
 
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
-}
-
-// nullable turns "" into SQL NULL.
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-// wrap adds context to driver errors and passes domain errors through untouched,
-// so that the HTTP layer still recognises them.
+// wrap adds context to a driver error, and marks one that says the database
+// cannot do the work now (locked past the busy timeout, an I/O error, a full
+// disk) as booking.ErrUnavailable, so that clients hear 503 and retry instead
+// of a 500. Domain errors pass through untouched.
 func wrap(err error, what string) error {
 	if err == nil {
 		return nil
 	}
-	var be *booking.Error
-	if errors.As(err, &be) {
-		return be
+	if _, ok := errors.AsType[*booking.Error](err); ok {
+		return err
+	}
+	if unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", what, booking.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// SQLite's primary result codes that mean "not now" rather than "wrong".
+const (
+	sqliteBusy     = 5
+	sqliteLocked   = 6
+	sqliteNoMem    = 7
+	sqliteIOErr    = 10
+	sqliteFull     = 13
+	sqliteCantOpen = 14
+)
+
+func unavailable(err error) bool {
+	if e, ok := errors.AsType[*sqlitedriver.Error](err); ok {
+		switch e.Code() & 0xff {
+		case sqliteBusy, sqliteLocked, sqliteNoMem, sqliteIOErr, sqliteFull, sqliteCantOpen:
+			return true
+		}
+	}
+	return errors.Is(err, errClosed)
 }

@@ -14,10 +14,12 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
 	"seatmanager/internal/migrate"
 )
 
@@ -34,12 +36,14 @@ type Store struct {
 	write   *sql.DB
 	conn    *sql.Conn
 	writes  *prepared
-	jobs    chan job
-	stop    chan struct{} // closed by Close
-	stopped chan struct{} // closed by the writer when it has stopped
+	writer  *batch.Queue[job, struct{}]
+	taken   *batch.Lookup[string, string] // seat → show, of seats held or booked
 	closing sync.Once
 	// read serves the many readers that WAL mode lets run beside the writer.
 	read *sql.DB
+	// Now, if set before the store is used, stands in for the database's
+	// clock, so that tests can put a hold's expiry exactly where they want it.
+	Now func() time.Time
 }
 
 var _ booking.Store = (*Store)(nil)
@@ -77,11 +81,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		read.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &Store{
-		write: write, conn: conn, writes: newPrepared(conn), read: read,
-		jobs: make(chan job), stop: make(chan struct{}), stopped: make(chan struct{}),
-	}
-	go s.writeLoop()
+	s := &Store{write: write, conn: conn, writes: newPrepared(conn), read: read}
+	s.writer = s.newWriter()
+	s.taken = batch.NewLookup(2, s.readTaken)
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -93,8 +95,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 func (s *Store) Close() error {
 	err := errClosed
 	s.closing.Do(func() {
-		close(s.stop)
-		<-s.stopped
+		s.writer.Close()
+		s.taken.Close()
 		s.writes.close()
 		err = errors.Join(s.read.Close(), s.conn.Close(), s.write.Close())
 	})
@@ -135,6 +137,16 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// now returns the clock a transaction decides by, in Unix milliseconds.
+func (s *Store) now(ctx context.Context, tx *txn) (int64, error) {
+	if s.Now != nil {
+		return s.Now().UnixMilli(), nil
+	}
+	var now int64
+	err := tx.QueryRowContext(ctx, nowSQL).Scan(&now)
+	return now, err
 }
 
 // nowSQL is the database clock in Unix milliseconds. Each transaction reads it once

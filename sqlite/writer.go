@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+
+	"seatmanager/internal/batch"
 )
 
 // Group commit. Every write transaction ends with an fsync (synchronous=FULL:
@@ -13,76 +14,51 @@ import (
 // writer goroutine therefore runs the transactions that queued while the last
 // commit was on disk together: one BEGIN IMMEDIATE, each in a savepoint of its
 // own, one COMMIT. A transaction that fails is rolled back to its savepoint and
-// leaves no trace; the others commit. Each caller hears the outcome only once
-// the COMMIT (or its failure) is known. Under no load a group is one
-// transaction and nothing changes.
+// leaves no trace; the others commit. Each caller hears the outcome once the
+// COMMIT (or its failure) is known, or, if its deadline comes first, that the
+// outcome is unknown. Under no load a group is one transaction and nothing
+// changes. The gathering is package batch's.
 
 // groupMax bounds a group: the longer a group, the later its first caller hears.
 const groupMax = 64
 
 // job is one transaction waiting for the writer.
 type job struct {
-	ctx  context.Context
-	fn   func(tx *txn, now int64) error
-	done chan error
+	ctx context.Context
+	fn  func(tx *txn, now int64) error
 }
 
 var errClosed = errors.New("sqlite: store closed")
 
+// newWriter returns the queue of write transactions: one writer, which owns
+// the write connection, commits them in groups.
+func (s *Store) newWriter() *batch.Queue[job, struct{}] {
+	return batch.New(batch.Config[job, struct{}]{Max: groupMax, Run: s.commitGroup})
+}
+
 // inTx runs fn as one write transaction, given the database clock, in the
-// writer's next group.
+// writer's next group. If ctx ends before the group runs, fn never runs; if it
+// ends while the group commits, inTx says the outcome is unknown.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn, now int64) error) error {
-	j := job{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case s.jobs <- j:
-	case <-s.stopped:
+	_, err := s.writer.Do(ctx, job{ctx: ctx, fn: fn})
+	if errors.Is(err, batch.ErrClosed) {
 		return errClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
-	// Once queued, the outcome is awaited even if ctx ends: the transaction
-	// may be committing, and the caller must not mistake a commit for nothing.
-	return <-j.done
+	return err
 }
 
-// writeLoop is the writer: it owns the write connection until stop closes.
-func (s *Store) writeLoop() {
-	defer close(s.stopped)
-	group := make([]job, 0, groupMax)
-	for {
-		select {
-		case j := <-s.jobs:
-			group = append(group[:0], j)
-		case <-s.stop:
-			return
-		}
-	gather:
-		for len(group) < groupMax {
-			select {
-			case j := <-s.jobs:
-				group = append(group, j)
-			default:
-				break gather
-			}
-		}
-		s.commitGroup(group)
-	}
-}
-
-// commitGroup runs a group of transactions and tells each its outcome.
-func (s *Store) commitGroup(group []job) {
-	// The group's statements are not its callers' to cancel: one caller going
-	// away must not abort the others' commit.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// commitGroup runs a group of transactions and tells each its outcome. ctx
+// is the group's, not its callers': one caller going away must not abort the
+// others' commit.
+func (s *Store) commitGroup(ctx context.Context, group []job) []batch.Result[struct{}] {
 	tx := &txn{prep: s.writes}
 	errs := make([]error, len(group))
 	err := func() error {
 		if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 			return err
 		}
-		var now int64
-		if err := tx.QueryRowContext(ctx, nowSQL).Scan(&now); err != nil {
+		now, err := s.now(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if len(group) == 1 {
@@ -95,21 +71,23 @@ func (s *Store) commitGroup(group []job) {
 				errs[i] = s.runInSavepoint(ctx, tx, j, now)
 			}
 		}
-		_, err := tx.ExecContext(ctx, "COMMIT")
+		_, err = tx.ExecContext(ctx, "COMMIT")
 		return err
 	}()
 	if err != nil {
-		tx.ExecContext(ctx, "ROLLBACK")
+		tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 		if len(group) > 1 || errs[0] == nil {
 			err = fmt.Errorf("commit: %w", err)
 		}
 	}
-	for i, j := range group {
+	results := make([]batch.Result[struct{}], len(group))
+	for i := range group {
 		if err != nil {
 			errs[i] = err
 		}
-		j.done <- errs[i]
+		results[i].Err = errs[i]
 	}
+	return results
 }
 
 // runJob runs a job unless its caller left before it ran.

@@ -22,15 +22,24 @@ var (
 	// ErrLimitReached: the request would go past a configured limit, such as
 	// the number of times a hold may be extended.
 	ErrLimitReached = errors.New("limit reached")
+	// ErrUnavailable: the database could not be reached, or refused the work
+	// for a reason of its own (shutting down, out of connections). Nothing
+	// the client did is wrong; retrying later can succeed. A change that
+	// failed so may still have committed if its connection broke during
+	// COMMIT: the retry's Idempotency-Key then finds its answer.
+	ErrUnavailable = errors.New("database unavailable")
 )
 
 // Error is a failure the caller caused or can act on. Detail is written for the
 // client and never contains internal information; SeatIDs names the seats it is
-// about, when it is about seats.
+// about, when it is about seats, and Labels their labels ("D6"), where known.
 type Error struct {
 	Kind    error
 	Detail  string
 	SeatIDs []string
+	Labels  []string
+	// about begins Detail of an error about seats, which names them after it.
+	about string
 }
 
 // Error returns the detail, which is fit for clients.
@@ -49,31 +58,55 @@ func NotFoundf(format string, args ...any) error {
 	return &Error{Kind: ErrNotFound, Detail: fmt.Sprintf(format, args...)}
 }
 
+// seatError is an error of kind about seatIDs.
+func seatError(kind error, about string, seatIDs []string) *Error {
+	e := &Error{Kind: kind, SeatIDs: seatIDs, about: about}
+	e.Detail = e.describe()
+	return e
+}
+
+// describe names the error's seats after its about: by label and id where
+// the label is known, by id alone otherwise.
+func (e *Error) describe() string {
+	names := make([]string, len(e.SeatIDs))
+	for i, id := range e.SeatIDs {
+		names[i] = id
+		if i < len(e.Labels) && e.Labels[i] != "" {
+			names[i] = e.Labels[i] + " (" + id + ")"
+		}
+	}
+	return e.about + strings.Join(names, ", ")
+}
+
+// withLabels returns err with its seats' labels, as labelOf gives them, if
+// it is an error about seats.
+func withLabels(err error, labelOf func(seatID string) string) error {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.about == "" {
+		return err
+	}
+	labelled := *e
+	labelled.Labels = make([]string, len(e.SeatIDs))
+	for i, id := range e.SeatIDs {
+		labelled.Labels[i] = labelOf(id)
+	}
+	labelled.Detail = labelled.describe()
+	return &labelled
+}
+
 // SeatsUnavailable reports the seats that stopped a hold, book or release.
 func SeatsUnavailable(seatIDs []string) error {
-	return &Error{
-		Kind:    ErrSeatUnavailable,
-		Detail:  "seats not available: " + strings.Join(seatIDs, ", "),
-		SeatIDs: seatIDs,
-	}
+	return seatError(ErrSeatUnavailable, "seats not available: ", seatIDs)
 }
 
 // HoldExpired reports seats whose hold by the caller lapsed.
 func HoldExpired(seatIDs []string) error {
-	return &Error{
-		Kind:    ErrHoldExpired,
-		Detail:  "hold expired for seats: " + strings.Join(seatIDs, ", "),
-		SeatIDs: seatIDs,
-	}
+	return seatError(ErrHoldExpired, "hold expired for seats: ", seatIDs)
 }
 
 // UnknownSeats reports seat ids that name no seat.
 func UnknownSeats(seatIDs []string) error {
-	return &Error{
-		Kind:    ErrNotFound,
-		Detail:  "unknown seats: " + strings.Join(seatIDs, ", "),
-		SeatIDs: seatIDs,
-	}
+	return seatError(ErrNotFound, "unknown seats: ", seatIDs)
 }
 
 // Unchanged returns the seats of asked that are not in changed, in asked's order:

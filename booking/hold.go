@@ -31,19 +31,6 @@ type Lapse struct {
 	CheckedAt time.Time // the database's clock when it found the hold live
 }
 
-// Gate sheds contention in front of the database: it lets one token at a time
-// through per seat, so that the losers of a hot seat are answered without a database
-// transaction. It is an accelerator, never the guarantee: a gate that forgets keys,
-// fails or is absent only makes the database do more of the deciding.
-type Gate interface {
-	// Acquire takes every seat for token until ttl passes, or none of them. It
-	// returns the seats that another token has, which is empty on success.
-	Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) (taken []string, err error)
-	// Release gives back the seats that token still has; seats another token took
-	// since are left alone.
-	Release(ctx context.Context, showID, token string, seatIDs []string) error
-}
-
 // ExtendParams is an extension of a hold for a store to make.
 type ExtendParams struct {
 	Token         string

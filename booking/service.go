@@ -11,8 +11,9 @@ type Catalog interface {
 	Shows(ctx context.Context) ([]Show, error)
 	// SeatMap returns ErrNotFound for an unknown show.
 	SeatMap(ctx context.Context, showID string) (SeatMap, error)
-	// SeatShows maps each seat id that exists to its show; unknown ids are absent.
-	SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error)
+	// SeatShows maps each seat id that exists to its show and label; unknown
+	// ids are absent.
+	SeatShows(ctx context.Context, seatIDs []string) (map[string]SeatRef, error)
 	// UnavailableSeats returns those of a show's seatIDs that are held or booked
 	// now, by the database clock.
 	UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error)
@@ -81,15 +82,19 @@ type Config struct {
 	// GateTimeout bounds each call to the gate; past it, the database decides
 	// alone. Default 250ms.
 	GateTimeout time.Duration
-	// GateBackoff is how long the gate is bypassed after it failed, so that an
-	// outage costs one timeout, not one per request. Default 1s.
-	GateBackoff time.Duration
+	// ClaimGrace is how long a gate claim on seats the database calls free
+	// may belong to a hold still on its way to the database, and is looked
+	// at again rather than removed. Default 500ms.
+	ClaimGrace time.Duration
 	// MaxExtensions is how many times a hold may be extended; zero allows none.
 	MaxExtensions int
-	// Logger receives gate outages and recoveries. Default slog.Default().
+	// Logger receives the gate's repairs. Default slog.Default().
 	Logger *slog.Logger
 	// OnRelease, if set, observes lapsed holds whose seats a new hold took over.
 	OnRelease ReleaseFunc
+	// OnRepair, if set, observes the gate claims removed because the
+	// database contradicted them.
+	OnRepair func(claims int)
 }
 
 func (c Config) withDefaults() Config {
@@ -102,8 +107,8 @@ func (c Config) withDefaults() Config {
 	if c.GateTimeout <= 0 {
 		c.GateTimeout = 250 * time.Millisecond
 	}
-	if c.GateBackoff <= 0 {
-		c.GateBackoff = time.Second
+	if c.ClaimGrace <= 0 {
+		c.ClaimGrace = 500 * time.Millisecond
 	}
 	c.MaxExtensions = max(c.MaxExtensions, 0)
 	if c.Logger == nil {
@@ -111,6 +116,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OnRelease == nil {
 		c.OnRelease = func(string, int, time.Duration) {}
+	}
+	if c.OnRepair == nil {
+		c.OnRepair = func(int) {}
 	}
 	return c
 }
@@ -123,18 +131,14 @@ type Service struct {
 	sched Scheduler // nil: lapsed holds wait for a sweep or a new hold
 	cfg   Config
 
-	seatShow seatShowCache
-	gateUse  *Breaker
+	seats   seatCache
+	flights flights
 }
 
 // NewService returns a Service over a store, with an optional gate and an
 // optional scheduler of hold expiries.
 func NewService(store Store, gate Gate, sched Scheduler, cfg Config) *Service {
-	cfg = cfg.withDefaults()
-	return &Service{
-		store: store, gate: gate, sched: sched, cfg: cfg,
-		gateUse: &Breaker{Name: "seat gate", Backoff: cfg.GateBackoff, Logger: cfg.Logger},
-	}
+	return &Service{store: store, gate: gate, sched: sched, cfg: cfg.withDefaults()}
 }
 
 // HoldTTL is how long the holds this service makes last.
@@ -182,13 +186,14 @@ func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
 	if err == nil {
 		// Buyers read the seat map before they hold: their holds then find
 		// the show of their seats here instead of asking the database.
-		s.seatShow.addMap(m)
+		s.seats.addMap(m)
 	}
 	return m, err
 }
 
 // Hold holds all of req.SeatIDs for req.UserID, or none of them.
 func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
+	began := time.Now()
 	seatIDs, err := s.checkRequest(req.UserID, req.SeatIDs, "")
 	if err != nil {
 		return Hold{}, err
@@ -198,22 +203,31 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		return Hold{}, err
 	}
 	token := NewID()
-	if taken := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL); len(taken) > 0 {
-		return Hold{}, s.refusal(ctx, showID, seatIDs, taken)
+	fl := s.flights.start(token)
+	if err := s.pass(ctx, showID, token, seatIDs, began); err != nil {
+		fl.end(time.Time{}, false)
+		return Hold{}, s.labelled(err)
 	}
+	stored := time.Now()
 	h, err := s.store.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
 		Idempotent: req.Idempotent,
 	})
+	fl.end(stored, err == nil)
 	if err != nil {
 		s.release(ctx, showID, token, seatIDs)
-		return Hold{}, err
+		return Hold{}, s.labelled(err)
 	}
 	s.schedule(ctx, h)
 	for _, lapsed := range h.Lapsed {
 		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
 	}
 	return h, nil
+}
+
+// labelled adds the seats' labels to an error about seats.
+func (s *Service) labelled(err error) error {
+	return withLabels(err, s.seats.label)
 }
 
 // LookupHold returns a live hold of userID's. Another user's hold is reported
@@ -257,21 +271,6 @@ func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, erro
 	return h, nil
 }
 
-// refusal names every seat of a request that the gate refused which is not
-// free: the gate knows only the seats it has keys for (a seat sold longer ago
-// than a hold TTL has none), so the database is asked about the others. A read,
-// and only when the gate's answer may be incomplete.
-func (s *Service) refusal(ctx context.Context, showID string, seatIDs, taken []string) error {
-	if len(taken) < len(seatIDs) {
-		others, err := s.store.UnavailableSeats(ctx, showID, Unchanged(seatIDs, taken))
-		if err != nil {
-			return err
-		}
-		taken = InOrder(seatIDs, append(taken, others...))
-	}
-	return SeatsUnavailable(taken)
-}
-
 // checkToken validates a hold request's user and token.
 func checkToken(userID, token string) (string, error) {
 	if err := CheckUserID(userID); err != nil {
@@ -308,11 +307,12 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 		return Booking{}, err
 	}
 	// The seats' gate keys are left to lapse: they keep turning away holds of seats
-	// that are now sold, and the database would refuse those anyway.
-	return s.store.Book(ctx, BookParams{
+	// that are now sold, which the database confirms.
+	b, err := s.store.Book(ctx, BookParams{
 		BookingID: NewID(), ShowID: showID, UserID: req.UserID,
 		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs, Idempotent: req.Idempotent,
 	})
+	return b, s.labelled(err)
 }
 
 // Release frees seats that req.UserID holds: all of them, or none.
@@ -330,7 +330,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 		Idempotent: req.Idempotent,
 	})
 	if err != nil {
-		return Release{}, err
+		return Release{}, s.labelled(err)
 	}
 	byToken := make(map[string][]string)
 	for i, token := range r.HoldTokens {
@@ -377,17 +377,17 @@ func (s *Service) checkRequest(userID string, seatIDs []string, holdToken string
 
 // showOf returns the one show that all seatIDs belong to.
 func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) {
-	shows, missing := s.seatShow.lookup(seatIDs)
+	refs, missing := s.seats.lookup(seatIDs)
 	if len(missing) > 0 {
 		found, err := s.store.SeatShows(ctx, missing)
 		if err != nil {
 			return "", err
 		}
-		s.seatShow.add(found)
+		s.seats.add(found)
 		var unknown []string
 		for _, id := range missing {
-			if show, ok := found[id]; ok {
-				shows[id] = show
+			if ref, ok := found[id]; ok {
+				refs[id] = ref
 			} else {
 				unknown = append(unknown, id)
 			}
@@ -396,47 +396,13 @@ func (s *Service) showOf(ctx context.Context, seatIDs []string) (string, error) 
 			return "", UnknownSeats(unknown)
 		}
 	}
-	showID := shows[seatIDs[0]]
+	showID := refs[seatIDs[0]].ShowID
 	for _, id := range seatIDs[1:] {
-		if shows[id] != showID {
+		if refs[id].ShowID != showID {
 			return "", Invalidf("seats %s and %s belong to different shows; one request holds seats of one show", seatIDs[0], id)
 		}
 	}
 	return showID, nil
-}
-
-// acquire asks the gate for the seats and returns those it says another hold has.
-// A gate that fails is bypassed for a while; the store still decides correctly.
-func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) []string {
-	if s.gate == nil || !s.gateUse.Allow() {
-		return nil
-	}
-	gctx, cancel := context.WithTimeout(ctx, s.cfg.GateTimeout)
-	defer cancel()
-	taken, err := s.gate.Acquire(gctx, showID, token, seatIDs, ttl)
-	if err != nil {
-		if ctx.Err() == nil { // the caller leaving is not the gate's fault
-			s.gateUse.Failed(err)
-		}
-		return nil
-	}
-	s.gateUse.Worked()
-	return taken
-}
-
-// release gives the gate back seats that token did not end up holding, or that
-// were freed. It runs even if the caller has gone, and even while the gate is
-// bypassed (its Acquire may have set keys just before it failed): a key left
-// behind would turn buyers of a free seat away for a whole hold TTL.
-func (s *Service) release(ctx context.Context, showID, token string, seatIDs []string) {
-	if s.gate == nil {
-		return
-	}
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
-	defer cancel()
-	if err := s.gate.Release(gctx, showID, token, seatIDs); err != nil {
-		s.gateUse.Failed(err)
-	}
 }
 
 func canonicalToken(token string) string {

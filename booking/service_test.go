@@ -1,10 +1,8 @@
 package booking_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +22,7 @@ type countingStore struct {
 	*sqlite.Store
 	holds   atomic.Int64
 	lookups atomic.Int64 // SeatShows calls
+	reads   atomic.Int64 // UnavailableSeats calls
 }
 
 func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
@@ -31,23 +30,14 @@ func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking
 	return s.Store.Hold(ctx, p)
 }
 
-func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[string]string, error) {
+func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[string]booking.SeatRef, error) {
 	s.lookups.Add(1)
 	return s.Store.SeatShows(ctx, seatIDs)
 }
 
-// fakeGate is a gate whose behaviour each test sets.
-type fakeGate struct {
-	acquire func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error)
-	release func(ctx context.Context, showID, token string, seatIDs []string) error
-}
-
-func (g *fakeGate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
-	return g.acquire(ctx, showID, token, seatIDs, ttl)
-}
-
-func (g *fakeGate) Release(ctx context.Context, showID, token string, seatIDs []string) error {
-	return g.release(ctx, showID, token, seatIDs)
+func (s *countingStore) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
+	s.reads.Add(1)
+	return s.Store.UnavailableSeats(ctx, showID, seatIDs)
 }
 
 func newStore(t *testing.T) (*countingStore, []string) {
@@ -183,78 +173,13 @@ func TestGateReleasedOnRelease(t *testing.T) {
 	}
 }
 
-// TestGateFailureBypassed: a failing gate costs one call, is logged once, and
-// the database decides until the backoff has passed.
-func TestGateFailureBypassed(t *testing.T) {
-	store, seats := newStore(t)
-	var calls atomic.Int64
-	var failing atomic.Bool
-	failing.Store(true)
-	inner := memory.NewGate()
-	gate := &fakeGate{
-		acquire: func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
-			calls.Add(1)
-			if failing.Load() {
-				return nil, errors.New("connection refused")
-			}
-			return inner.Acquire(ctx, showID, token, seatIDs, ttl)
-		},
-		release: inner.Release,
-	}
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
-	svc := booking.NewService(store, gate, nil, booking.Config{GateBackoff: 200 * time.Millisecond, Logger: logger})
-
-	for i := range 4 {
-		if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[i : i+1]}); err != nil {
-			t.Fatalf("hold %d with the gate down: %v", i, err)
-		}
-	}
-	if n := calls.Load(); n != 1 {
-		t.Errorf("the failing gate was called %d times within its backoff, want 1", n)
-	}
-	// Correctness does not depend on the gate: the database refuses a taken seat.
-	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "v", SeatIDs: seats[:1]}); !errors.Is(err, booking.ErrSeatUnavailable) {
-		t.Errorf("got %v, want ErrSeatUnavailable from the database", err)
-	}
-	failing.Store(false)
-	deadline := time.Now().Add(5 * time.Second)
-	for calls.Load() == 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the gate was not tried again within 5s of its backoff")
-		}
-		svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[5:6]})
-		time.Sleep(20 * time.Millisecond)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if got := strings.Count(logs.String(), "seat gate unavailable"); got != 1 {
-		t.Errorf("outage logged %d times, want once:\n%s", got, logs.String())
-	}
-	if !strings.Contains(logs.String(), "seat gate available again") {
-		t.Errorf("recovery not logged:\n%s", logs.String())
-	}
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
 func showOf(t *testing.T, s *countingStore, seatID string) string {
 	t.Helper()
 	m, err := s.SeatShows(t.Context(), []string{seatID})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m[seatID]
+	return m[seatID].ShowID
 }
 
 // TestGateRefusalNamesEverySeat: the gate refuses a request for a seat it has a
@@ -281,40 +206,6 @@ func TestGateRefusalNamesEverySeat(t *testing.T) {
 	}
 	if store.holds.Load() != before {
 		t.Error("a request the gate refused reached the store's Hold")
-	}
-}
-
-// TestReleaseReachesGateDuringBackoff: a release while the gate is bypassed
-// after a failure still removes the seats' keys, so they are not turned away
-// at the gate once it is used again.
-func TestReleaseReachesGateDuringBackoff(t *testing.T) {
-	store, seats := newStore(t)
-	inner := memory.NewGate()
-	var fail atomic.Bool
-	gate := &fakeGate{
-		acquire: func(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
-			if fail.Swap(false) {
-				return nil, errors.New("timeout")
-			}
-			return inner.Acquire(ctx, showID, token, seatIDs, ttl)
-		},
-		release: inner.Release,
-	}
-	const backoff = 100 * time.Millisecond
-	svc := booking.NewService(store, gate, nil, booking.Config{GateBackoff: backoff, Logger: slog.New(slog.DiscardHandler)})
-	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
-		t.Fatal(err)
-	}
-	fail.Store(true)
-	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: seats[1:2]}); err != nil {
-		t.Fatal(err) // the gate failed; the database decided
-	}
-	if _, err := svc.Release(t.Context(), booking.ReleaseRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(backoff + 20*time.Millisecond) // the backoff is a span of time; nothing to poll
-	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:1]}); err != nil {
-		t.Errorf("hold of a released seat once the gate is back: %v", err)
 	}
 }
 

@@ -30,6 +30,7 @@ func Run(t *testing.T, newGate func(t *testing.T) booking.Gate) {
 		{"AcquireFree", testAcquireFree},
 		{"AcquireNone", testAcquireNone},
 		{"AllOrNothing", testAllOrNothing},
+		{"ClaimsNameTheirTokens", testClaims},
 		{"ReacquireOwn", testReacquireOwn},
 		{"ReacquireRefreshesTTL", testReacquireRefreshesTTL},
 		{"ReleaseOwnOnly", testReleaseOwnOnly},
@@ -55,14 +56,23 @@ func ids(n int) []string {
 	return out
 }
 
-// mustAcquire acquires seats for token and returns what the gate says is taken.
+// mustAcquire acquires seats for token and returns the seats the gate says
+// are taken.
 func mustAcquire(tb testing.TB, g booking.Gate, showID, token string, seatIDs []string, ttl time.Duration) []string {
 	tb.Helper()
-	taken, err := g.Acquire(tb.Context(), showID, token, seatIDs, ttl)
+	claims, err := g.Acquire(tb.Context(), showID, token, seatIDs, ttl)
 	if err != nil {
 		tb.Fatalf("Acquire(%v): got error %v, want nil", seatIDs, err)
 	}
-	return taken
+	return claimedSeats(claims)
+}
+
+func claimedSeats(claims []booking.Claim) []string {
+	var seats []string
+	for _, c := range claims {
+		seats = append(seats, c.SeatID)
+	}
+	return seats
 }
 
 // wantTaken acquires seats for token and fails unless exactly want is taken.
@@ -105,6 +115,32 @@ func testAllOrNothing(t *testing.T, g booking.Gate) {
 	// b must have taken none of the free seats: c can have all four of them.
 	free := []string{seats[5], seats[3], seats[2], seats[0]}
 	wantTaken(t, g, show, c, free, nil)
+}
+
+// testClaims: a refusal says which token has each seat and since when, so
+// that the Service can tell a claim the database contradicts from one whose
+// hold is still on its way.
+func testClaims(t *testing.T, g booking.Gate) {
+	show, seats := booking.NewID(), ids(3)
+	a, b := booking.NewID(), booking.NewID()
+	wantTaken(t, g, show, a, seats[:1], nil)
+	start := time.Now()
+	wantTaken(t, g, show, b, seats[2:], nil)
+	const pause = 60 * time.Millisecond
+	waitUntil(t, start.Add(pause))
+	claims, err := g.Acquire(t.Context(), show, booking.NewID(), []string{seats[2], seats[1], seats[0]}, longTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(claims) != 2 || claims[0].SeatID != seats[2] || claims[0].Token != b || claims[1].SeatID != seats[0] || claims[1].Token != a {
+		t.Fatalf("got claims %+v, want seat 2 by b then seat 0 by a", claims)
+	}
+	for _, c := range claims {
+		// The gate's clock may count in milliseconds, and its answer took time.
+		if c.Age < pause-2*time.Millisecond || c.Age > time.Since(start)+time.Second {
+			t.Errorf("claim of seat %s: got age %v, want about %v or more", c.SeatID, c.Age, pause)
+		}
+	}
 }
 
 func testReacquireOwn(t *testing.T, g booking.Gate) {
@@ -255,7 +291,8 @@ func testConcurrent(t *testing.T, g booking.Gate) {
 		wg.Go(func() {
 			r := &results[i]
 			<-start // line everyone up, so that the requests overlap in time
-			r.taken, r.err = g.Acquire(t.Context(), show, r.token, r.request, longTTL)
+			claims, err := g.Acquire(t.Context(), show, r.token, r.request, longTTL)
+			r.taken, r.err = claimedSeats(claims), err
 		})
 	}
 	close(start)

@@ -23,18 +23,24 @@ type Gate struct {
 	Now func() time.Time
 
 	mu    sync.Mutex
-	seats expiring[string] // seat id → the token holding it
+	seats expiring[claim] // seat id → the token holding it
+}
+
+// claim is a token's key on a seat, and when it was taken or refreshed.
+type claim struct {
+	token string
+	at    time.Time
 }
 
 // NewGate returns an empty gate on the wall clock.
 func NewGate() *Gate {
-	return &Gate{Now: time.Now, seats: newExpiring[string]()}
+	return &Gate{Now: time.Now, seats: newExpiring[claim](0)}
 }
 
 // Acquire takes every seat for token until ttl passes, or none of them, and
-// returns in request order the seats another token holds. Holding a seat again
+// returns in request order the claims other tokens have. Holding a seat again
 // under the same token sets its expiry anew.
-func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
+func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]booking.Claim, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("acquire seats of show %s: %w", showID, err)
 	}
@@ -44,17 +50,17 @@ func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []stri
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := clock(g.Now)
-	var taken []string
+	var taken []booking.Claim
 	for _, id := range seatIDs {
-		if owner, _, ok := g.seats.get(id, now); ok && owner != token {
-			taken = append(taken, id)
+		if c, _, ok := g.seats.get(id, now); ok && c.token != token {
+			taken = append(taken, booking.Claim{SeatID: id, Token: c.token, Age: now.Sub(c.at)})
 		}
 	}
 	if len(taken) > 0 {
 		return taken, nil
 	}
 	for _, id := range seatIDs {
-		g.seats.put(id, token, now.Add(ttl), now)
+		g.seats.put(id, claim{token: token, at: now}, 0, now.Add(ttl), now)
 	}
 	return nil, nil
 }
@@ -69,7 +75,7 @@ func (g *Gate) Release(_ context.Context, showID, token string, seatIDs []string
 	defer g.mu.Unlock()
 	now := clock(g.Now)
 	for _, id := range seatIDs {
-		if owner, _, ok := g.seats.get(id, now); ok && owner == token {
+		if c, _, ok := g.seats.get(id, now); ok && c.token == token {
 			g.seats.delete(id)
 		}
 	}

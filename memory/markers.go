@@ -31,9 +31,25 @@ type mark struct {
 	response    []byte // nil while in flight, never empty once done
 }
 
-// NewMarkers returns empty markers on the wall clock.
-func NewMarkers() *Markers {
-	return &Markers{Now: time.Now, marks: newExpiring[mark]()}
+// DefaultMaxBytes is what NewMarkers(0) holds at most.
+const DefaultMaxBytes = 64 << 20
+
+// markOverhead is what a mark costs besides its strings: the map entry, the
+// eviction order's, the slices' headers.
+const markOverhead = 160
+
+// NewMarkers returns empty markers on the wall clock holding at most
+// maxBytes (DefaultMaxBytes if zero): past it, the marks written longest ago
+// are forgotten, which only costs their keys a database lookup.
+func NewMarkers(maxBytes int) *Markers {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &Markers{Now: time.Now, marks: newExpiring[mark](maxBytes)}
+}
+
+func (k mark) size(id string) int {
+	return markOverhead + len(id) + len(k.lease) + len(k.fingerprint) + len(k.response)
 }
 
 // Claim marks id as in flight under lease for leaseTTL and reports Claimed, if
@@ -56,7 +72,8 @@ func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leas
 		}
 		return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: expires.Sub(now)}, nil
 	}
-	m.marks.put(id, mark{lease: lease, fingerprint: fingerprint}, now.Add(leaseTTL), now)
+	k := mark{lease: lease, fingerprint: fingerprint}
+	m.marks.put(id, k, k.size(id), now.Add(leaseTTL), now)
 	return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
 }
 
@@ -79,7 +96,8 @@ func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, res
 	if k, _, ok := m.marks.get(id, now); ok && (k.response != nil || k.lease != lease) {
 		return nil
 	}
-	m.marks.put(id, mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response)}, now.Add(ttl), now)
+	k := mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response)}
+	m.marks.put(id, k, k.size(id), now.Add(ttl), now)
 	return nil
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func TestMarkers(t *testing.T) {
-	markertest.Run(t, func(t *testing.T) idempotency.Markers { return NewMarkers() })
+	markertest.Run(t, func(t *testing.T) idempotency.Markers { return NewMarkers(0) })
 }
 
 // TestMarkersExpiryFakeClock checks expiry against the injected clock: a lease
@@ -22,7 +22,7 @@ func TestMarkers(t *testing.T) {
 // down with the clock, which the wall-clock suite cannot show.
 func TestMarkersExpiryFakeClock(t *testing.T) {
 	now := time.Date(2030, 1, 1, 20, 0, 0, 0, time.UTC)
-	m := NewMarkers()
+	m := NewMarkers(0)
 	m.Now = func() time.Time { return now }
 	ctx := t.Context()
 	id, fp := booking.NewID(), booking.NewID()
@@ -70,7 +70,7 @@ func TestMarkersExpiryFakeClock(t *testing.T) {
 // call.
 func TestMarkersExpirySynctest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := NewMarkers()
+		m := NewMarkers(0)
 		ctx := t.Context()
 		id, lease, fp := booking.NewID(), booking.NewID(), booking.NewID()
 		if got, err := m.Claim(ctx, id, lease, fp, 30*time.Second); err != nil || !got.Claimed {
@@ -100,7 +100,7 @@ func TestMarkersExpirySynctest(t *testing.T) {
 // map stays within a constant factor of the live marks however many expire.
 func TestMarkersPrunes(t *testing.T) {
 	now := time.Date(2030, 1, 1, 20, 0, 0, 0, time.UTC)
-	m := NewMarkers()
+	m := NewMarkers(0)
 	m.Now = func() time.Time { return now }
 	ctx := t.Context()
 	const live = 100
@@ -139,7 +139,7 @@ func TestMarkersPrunes(t *testing.T) {
 // TestMarkersCancelled pins which calls a cancelled context stops: Claim starts
 // work and should not, while Complete and Abandon tidy up after it and must.
 func TestMarkersCancelled(t *testing.T) {
-	m := NewMarkers()
+	m := NewMarkers(0)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	id, lease := booking.NewID(), booking.NewID()
@@ -161,7 +161,7 @@ func TestMarkersCancelled(t *testing.T) {
 }
 
 func TestMarkersEmptyResponse(t *testing.T) {
-	m := NewMarkers()
+	m := NewMarkers(0)
 	if err := m.Complete(t.Context(), booking.NewID(), booking.NewID(), "fp", nil, time.Minute); !errors.Is(err, idempotency.ErrEmptyResponse) {
 		t.Errorf("Complete with a nil response: got %v, want errEmptyResponse", err)
 	}
@@ -173,7 +173,7 @@ func TestMarkersEmptyResponse(t *testing.T) {
 // in a server that has run for a while.
 func BenchmarkMarkers(b *testing.B) {
 	now := time.Date(2030, 1, 1, 20, 0, 0, 0, time.UTC)
-	m := NewMarkers()
+	m := NewMarkers(0)
 	m.Now = func() time.Time { return now }
 	ctx := b.Context()
 	resp := []byte(`{"holdToken":"0b7c8e2a-6f0e-4c4e-9a55-0d1f2e3a4b5c","expiresAt":"2030-01-01T20:01:00Z"}`)
@@ -186,5 +186,40 @@ func BenchmarkMarkers(b *testing.B) {
 			b.Fatal(err)
 		}
 		now = now.Add(time.Millisecond)
+	}
+}
+
+// TestMarkersBoundedBySize: however many answers are cached, the markers
+// hold at most their bytes; the oldest are forgotten first, and the newest
+// still answer.
+func TestMarkersBoundedBySize(t *testing.T) {
+	const max = 64 << 10
+	m := NewMarkers(max)
+	ctx := t.Context()
+	answer := make([]byte, 300)
+	for i := range 10000 {
+		id := fmt.Sprint("key-", i)
+		lease := booking.NewID()
+		if _, err := m.Claim(ctx, id, lease, "fp", time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Complete(ctx, id, lease, "fp", answer, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if m.marks.bytes > max {
+			t.Fatalf("after %d answers: %d bytes held, want at most %d", i+1, m.marks.bytes, max)
+		}
+	}
+	if n := m.marks.len(); n < 50 || n > max/len(answer) {
+		t.Errorf("got %d marks held, want as many as fit in %d bytes", n, max)
+	}
+	if len(m.marks.order) > 4*m.marks.len()+2*minPruneAt {
+		t.Errorf("eviction order has %d entries for %d marks: it grows without bound", len(m.marks.order), m.marks.len())
+	}
+	if got, _ := m.Claim(ctx, "key-9999", booking.NewID(), "fp", time.Minute); got.Response == nil {
+		t.Error("the newest answer was forgotten")
+	}
+	if got, _ := m.Claim(ctx, "key-0", booking.NewID(), "fp", time.Minute); !got.Claimed {
+		t.Error("the oldest answer is still held")
 	}
 }

@@ -21,15 +21,18 @@ var _ booking.Gate = (*Gate)(nil)
 // check and the set.
 //
 // KEYS are the seat keys; ARGV[1] is the token, ARGV[2] the ttl in milliseconds.
-// It returns the 1-based indexes of the keys another token holds, in KEYS order,
-// and sets nothing if there are any. A key the token already holds is set again,
-// which refreshes its ttl.
+// For each key another token holds, in KEYS order, it returns three values:
+// the key's 1-based index, the token holding it and its remaining ttl in
+// milliseconds; and it sets nothing if there are any. A key the token already
+// holds is set again, which refreshes its ttl.
 var acquireScript = goredis.NewScript(`
 local taken = {}
 for i, key in ipairs(KEYS) do
 	local owner = redis.call('GET', key)
 	if owner and owner ~= ARGV[1] then
 		taken[#taken + 1] = i
+		taken[#taken + 1] = owner
+		taken[#taken + 1] = redis.call('PTTL', key)
 	end
 end
 if #taken > 0 then
@@ -87,9 +90,10 @@ func (g *Gate) keys(showID string, seatIDs []string) []string {
 }
 
 // Acquire takes every seat for token until ttl passes, or none of them, and
-// returns in request order the seats another token holds. It makes one round trip
-// to Redis; holding a seat again under the same token resets its ttl.
-func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]string, error) {
+// returns in request order the claims other tokens have. It makes one round
+// trip to Redis; holding a seat again under the same token resets its ttl. A
+// claim's age is read from its remaining ttl, as if it had been set with ttl.
+func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]booking.Claim, error) {
 	if ttl <= 0 {
 		return nil, fmt.Errorf("acquire seats of show %s: ttl %v is not positive", showID, ttl)
 	}
@@ -98,21 +102,35 @@ func (g *Gate) Acquire(ctx context.Context, showID, token string, seatIDs []stri
 	}
 	// PX counts whole milliseconds; round up, so a hold never lasts less than asked.
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
-	idx, err := acquireScript.Run(ctx, g.client, g.keys(showID, seatIDs), token, int64(ms)).Int64Slice()
+	res, err := acquireScript.Run(ctx, g.client, g.keys(showID, seatIDs), token, int64(ms)).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("acquire %d seats of show %s in redis: %w", len(seatIDs), showID, err)
 	}
-	if len(idx) == 0 {
-		return nil, nil
+	claims, err := parseClaims(res, seatIDs, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("acquire seats of show %s in redis: %w", showID, err)
 	}
-	taken := make([]string, 0, len(idx))
-	for _, i := range idx {
-		if i < 1 || int(i) > len(seatIDs) {
-			return nil, fmt.Errorf("acquire seats of show %s in redis: script returned index %d of %d keys", showID, i, len(seatIDs))
+	return claims, nil
+}
+
+// parseClaims reads acquireScript's reply.
+func parseClaims(res []any, seatIDs []string, ttl time.Duration) ([]booking.Claim, error) {
+	if len(res)%3 != 0 {
+		return nil, fmt.Errorf("script returned %d values, want triples", len(res))
+	}
+	var claims []booking.Claim
+	for i := 0; i < len(res); i += 3 {
+		idx, ok1 := res[i].(int64)
+		owner, ok2 := res[i+1].(string)
+		pttl, ok3 := res[i+2].(int64)
+		if !ok1 || !ok2 || !ok3 || idx < 1 || int(idx) > len(seatIDs) {
+			return nil, fmt.Errorf("script returned %v, want (index of %d keys, token, ttl)", res[i:i+3], len(seatIDs))
 		}
-		taken = append(taken, seatIDs[i-1])
+		claims = append(claims, booking.Claim{
+			SeatID: seatIDs[idx-1], Token: owner, Age: max(ttl-time.Duration(pttl)*time.Millisecond, 0),
+		})
 	}
-	return taken, nil
+	return claims, nil
 }
 
 // Release gives back the seats that token still holds, in one round trip; seats

@@ -52,6 +52,10 @@ var (
 		"This Idempotency-Key was already used for a different request (another route, caller or body). Use a new key for a new action."}
 	problemNotRecorded = problemType{"not-recorded", http.StatusServiceUnavailable, "Answer not recorded",
 		"The request ran but its answer could not be stored, so it is not given: a retry could not get it again. Retry with the same Idempotency-Key."}
+	problemUnavailable = problemType{"unavailable", http.StatusServiceUnavailable, "Service unavailable",
+		"The database cannot be reached right now. Retry after the Retry-After seconds, with the same Idempotency-Key: if the request took effect after all, the retry gets its answer; if not, it runs then."}
+	problemTimeout = problemType{"timeout", http.StatusServiceUnavailable, "Request timed out",
+		"The request did not finish within the server's deadline (SEATD_REQUEST_TIMEOUT). It may still take effect: retry after the Retry-After seconds with the same Idempotency-Key to get its outcome."}
 	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
 		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
 )
@@ -62,65 +66,80 @@ func init() {
 	for _, p := range []problemType{
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
-		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded, problemInternal,
+		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded,
+		problemUnavailable, problemTimeout, problemInternal,
 	} {
 		problemTypes[p.slug] = p
 	}
 }
 
-// domainProblems is the one table from domain errors to HTTP answers.
-var domainProblems = map[error]problemType{
-	booking.ErrInvalid:         problemInvalidRequest,
-	booking.ErrNotFound:        problemNotFound,
-	booking.ErrSeatUnavailable: problemSeatsUnavailable,
-	booking.ErrHoldExpired:     problemHoldExpired,
-	booking.ErrLimitReached:    problemLimitReached,
+// problems is the one table from errors to HTTP answers, matched by
+// errors.Is in order: a domain error is recognised however it was wrapped.
+var problems = []struct {
+	err     error
+	problem problemType
+	detail  string // if set, says more than err's own text
+}{
+	{booking.ErrInvalid, problemInvalidRequest, ""},
+	{booking.ErrNotFound, problemNotFound, ""},
+	{booking.ErrSeatUnavailable, problemSeatsUnavailable, ""},
+	{booking.ErrHoldExpired, problemHoldExpired, ""},
+	{booking.ErrLimitReached, problemLimitReached, ""},
+	{booking.ErrUnavailable, problemUnavailable, "the database cannot be reached; retry shortly"},
+	{idempotency.ErrKeyMissing, problemKeyMissing, ""},
+	{idempotency.ErrKeyInvalid, problemKeyInvalid, ""},
+	{idempotency.ErrKeyInUse, problemKeyInUse, ""},
+	{idempotency.ErrKeyReused, problemKeyReused, ""},
+	{idempotency.ErrNotRecorded, problemNotRecorded, ""},
+	{booking.ErrDuplicateRequest, problemKeyInUse, ""},
+	{context.DeadlineExceeded, problemTimeout, "the request did not finish in time; it may still take effect"},
 }
 
-// otherProblems maps the errors of the idempotency layer.
-var otherProblems = map[error]problemType{
-	idempotency.ErrKeyMissing:   problemKeyMissing,
-	idempotency.ErrKeyInvalid:   problemKeyInvalid,
-	idempotency.ErrKeyInUse:     problemKeyInUse,
-	idempotency.ErrKeyReused:    problemKeyReused,
-	idempotency.ErrNotRecorded:  problemNotRecorded,
-	booking.ErrDuplicateRequest: problemKeyInUse,
-}
+// retryAfter is what 503 answers tell clients to wait, in seconds: long
+// enough for a database restart's first connections, short enough to notice
+// its end.
+const retryAfter = "1"
 
 // writeError answers with the problem err maps to. Errors that are not the
 // caller's are logged and answered with a generic 500 that reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	var be *booking.Error
-	if errors.As(err, &be) {
-		if p, ok := domainProblems[be.Kind]; ok {
-			body := newProblem(p, be.Detail)
-			// Each kind names its seats in a list of its own.
-			switch be.Kind {
-			case booking.ErrNotFound:
-				body.UnknownSeatIDs = be.SeatIDs
-			case booking.ErrSeatUnavailable:
-				body.ConflictingSeatIDs = be.SeatIDs
-			case booking.ErrHoldExpired:
-				body.ExpiredSeatIDs = be.SeatIDs
-			}
-			writeBody(w, p.status, "application/problem+json", body)
-			return
-		}
-	}
-	var tooLarge *http.MaxBytesError
-	if errors.As(err, &tooLarge) {
+	if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		writeProblem(w, r, problemBodyTooLarge, fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit))
 		return
 	}
-	for kind, p := range otherProblems {
-		if errors.Is(err, kind) {
-			var inUse *idempotency.InUseError
-			if errors.As(err, &inUse) {
-				w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(inUse.RetryAfter.Seconds(), 1)))))
-			}
-			writeProblem(w, r, p, kind.Error())
-			return
+	for _, m := range problems {
+		if !errors.Is(err, m.err) {
+			continue
 		}
+		detail := m.detail
+		if detail == "" {
+			detail = m.err.Error()
+		}
+		if ke, ok := errors.AsType[*idempotency.KeyError](err); ok {
+			detail = ke.Detail
+		}
+		body := newProblem(m.problem, detail)
+		if be, ok := errors.AsType[*booking.Error](err); ok {
+			body.Detail = be.Detail
+			// Each kind names its seats in a list of its own.
+			switch {
+			case errors.Is(be.Kind, booking.ErrNotFound):
+				body.UnknownSeatIDs = be.SeatIDs
+			case errors.Is(be.Kind, booking.ErrSeatUnavailable):
+				body.ConflictingSeatIDs = be.SeatIDs
+			case errors.Is(be.Kind, booking.ErrHoldExpired):
+				body.ExpiredSeatIDs = be.SeatIDs
+			}
+		}
+		switch inUse, ok := errors.AsType[*idempotency.InUseError](err); {
+		case ok:
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(inUse.RetryAfter.Seconds(), 1)))))
+		case m.problem.status == http.StatusServiceUnavailable:
+			w.Header().Set("Retry-After", retryAfter)
+			s.log.Warn("request not served", "method", r.Method, "path", r.URL.Path, "problem", m.problem.slug, "err", err)
+		}
+		writeBody(w, m.problem.status, "application/problem+json", body)
+		return
 	}
 	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
 		// The client left; nobody reads this answer.

@@ -18,7 +18,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.ready(ctx); err != nil {
 		s.log.Warn("not ready", "err", err)
-		writeProblem(w, r, problemNotReady, "")
+		w.Header().Set("Retry-After", retryAfter)
+		writeProblem(w, r, problemNotReady, "the database does not answer")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

@@ -310,7 +310,7 @@ func TestRetryAfterMarkersForget(t *testing.T) {
 			wantStatus(t, first, http.StatusOK)
 			wantStatus(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice", "holdToken": token}), http.StatusOK)
 			svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{HoldTTL: time.Minute, MaxExtensions: 2})
-			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers()}))
+			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0)}))
 			wantReplay(t, first, e.postKey(t, "/api/holds/"+token+"/extend", "x1", ext))
 		})
 	}

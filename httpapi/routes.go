@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"seatmanager/web"
 )
@@ -10,12 +11,11 @@ import (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/seats/shows", s.handleShows)
 	s.mux.HandleFunc("GET /api/seats/{showId}", s.handleSeatMap)
-	// Every state-changing POST is exactly-once per Idempotency-Key.
-	s.mux.Handle("POST /api/seats/hold-bulk", s.once.Wrap(http.HandlerFunc(s.handleHold)))
-	s.mux.Handle("POST /api/seats/book-bulk", s.once.Wrap(http.HandlerFunc(s.handleBook)))
-	s.mux.Handle("POST /api/seats/release-bulk", s.once.Wrap(http.HandlerFunc(s.handleRelease)))
+	s.change("POST /api/seats/hold-bulk", s.handleHold)
+	s.change("POST /api/seats/book-bulk", s.handleBook)
+	s.change("POST /api/seats/release-bulk", s.handleRelease)
 	s.mux.HandleFunc("GET /api/holds/{holdToken}", s.handleLookupHold)
-	s.mux.Handle("POST /api/holds/{holdToken}/extend", s.once.Wrap(http.HandlerFunc(s.handleExtendHold)))
+	s.change("POST /api/holds/{holdToken}/extend", s.handleExtendHold)
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
@@ -31,6 +31,12 @@ func (s *Server) routes() {
 	}
 }
 
-// postOnly are the paths under /api/seats/ that only take POST. GET on them would
-// otherwise match the seat-map route and read as an invalid show id.
-var postOnly = map[string]bool{"hold-bulk": true, "book-bulk": true, "release-bulk": true}
+// change registers a state-changing POST: exactly-once per Idempotency-Key.
+// A path under /api/seats/ also matches the seat-map route's GET pattern, so
+// it is remembered, to answer GET on it with 405 rather than as a show id.
+func (s *Server) change(pattern string, h http.HandlerFunc) {
+	s.mux.Handle(pattern, s.once.Wrap(h))
+	if name, ok := strings.CutPrefix(pattern, "POST /api/seats/"); ok {
+		s.postOnly[name] = true
+	}
+}

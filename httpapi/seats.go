@@ -49,7 +49,7 @@ type seatMapResponse struct {
 
 func (s *Server) handleSeatMap(w http.ResponseWriter, r *http.Request) {
 	showID := r.PathValue("showId")
-	if postOnly[showID] {
+	if s.postOnly[showID] {
 		w.Header().Set("Allow", http.MethodPost)
 		writeProblem(w, r, problemMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: POST")
 		return

@@ -3,14 +3,20 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"seatmanager/booking"
+	"seatmanager/httpapi"
+	"seatmanager/memory"
+	"seatmanager/sqlite"
+	"seatmanager/storetest"
 )
 
 func TestShows(t *testing.T) {
@@ -121,6 +127,56 @@ func TestBookAfterExpiry(t *testing.T) {
 		t.Errorf("expired seats (-want +got):\n%s", diff)
 	}
 	wantSeats(t, e, "available", e.seats[:2]...)
+}
+
+// TestBookAroundExpiry: the database's clock decides, to the millisecond: a
+// hold booked 1 ms before its expiry is sold and stays sold through the sweep;
+// one booked at its expiry gets 410 and changes nothing. The store's clock is
+// the test's, so no timing can make it flaky.
+func TestBookAroundExpiry(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var mu sync.Mutex
+	now := time.Now().Truncate(time.Millisecond)
+	store.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	setClock := func(at time.Time) { mu.Lock(); defer mu.Unlock(); now = at }
+	show := storetest.NewShowSpec(1, 2)
+	if _, err := store.CreateShow(t.Context(), show); err != nil {
+		t.Fatal(err)
+	}
+	seats := []string{show.Seats[0].ID, show.Seats[1].ID}
+	e := &env{store: store, show: show, seats: seats}
+	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{HoldTTL: time.Minute})
+	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0)}))
+
+	hold := func(user, seat string) (string, time.Time) {
+		r := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": []string{seat}, "userId": user})
+		wantStatus(t, r, http.StatusOK)
+		expires, err := time.Parse(time.RFC3339Nano, r.json(t)["expiresAt"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.json(t)["holdToken"].(string), expires
+	}
+	token, expires := hold("early", seats[0])
+	setClock(expires.Add(-time.Millisecond))
+	wantStatus(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": seats[:1], "userId": "early", "holdToken": token}), http.StatusOK)
+
+	token, expires = hold("late", seats[1])
+	setClock(expires)
+	wantProblem(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": seats[1:], "userId": "late", "holdToken": token}), http.StatusGone, "hold-expired")
+	lapses, err := store.ReleaseLapsed(t.Context(), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lapses) != 1 || len(lapses[0].SeatIDs) != 1 || lapses[0].SeatIDs[0] != seats[1] {
+		t.Errorf("the sweep released %+v, want only the late hold's seat", lapses)
+	}
+	wantSeats(t, e, "booked", seats[0])
+	wantSeats(t, e, "available", seats[1])
 }
 
 // TestBadInput sends every kind of bad request and checks each gets its 4xx

@@ -32,6 +32,13 @@ type Config struct {
 	Markers idempotency.Markers
 	// IdempotencyTTL is how long answers are kept for retries. Default 24h.
 	IdempotencyTTL time.Duration
+	// RefusalTTL is how long the answers of refused requests (409, 410) are
+	// kept. Default 10m.
+	RefusalTTL time.Duration
+	// RequestTimeout bounds each request: past it the client hears a 503
+	// problem rather than waiting on a database that does not answer.
+	// Default 5s.
+	RequestTimeout time.Duration
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
 	// ObserveRequest, if set, is told of every answered request: its route
@@ -45,8 +52,11 @@ type Server struct {
 	mux     *http.ServeMux
 	ready   func(ctx context.Context) error
 	maxBody int64
+	timeout time.Duration
 	log     *slog.Logger
 	once    *idempotency.Middleware
+	// postOnly are the paths under /api/seats/ that only take POST (see change).
+	postOnly map[string]bool
 
 	metrics http.Handler
 	observe func(route, method string, status int, d time.Duration)
@@ -55,8 +65,11 @@ type Server struct {
 // NewServer returns the API with every route registered.
 func NewServer(svc *booking.Service, cfg Config) *Server {
 	s := &Server{
-		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, log: cfg.Logger,
-		metrics: cfg.Metrics, observe: cfg.ObserveRequest,
+		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, timeout: cfg.RequestTimeout,
+		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{},
+	}
+	if s.timeout <= 0 {
+		s.timeout = 5 * time.Second
 	}
 	if s.observe == nil {
 		s.observe = func(string, string, int, time.Duration) {}
@@ -72,15 +85,17 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 	}
 	s.once = idempotency.New(idempotency.Config{
 		Receipts: cfg.Receipts, Batch: cfg.Receipts, Markers: cfg.Markers, Scope: s.scope, Fail: s.writeError,
-		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, Logger: s.log,
+		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL, Logger: s.log,
+		// A key's lease outlasts the request that holds it.
+		LeaseTTL: max(10*time.Second, 2*s.timeout),
 	})
 	s.routes()
 	return s
 }
 
-// Run does the server's background work until ctx is done: it stores, in
-// batches, the answers of keyed requests that changed nothing.
-func (s *Server) Run(ctx context.Context) error { return s.once.Run(ctx) }
+// Close ends the work requests left behind them. Call it once the HTTP server
+// has stopped serving.
+func (s *Server) Close() { s.once.Close() }
 
 // ServeHTTP routes a request. The mux's own answers for unknown paths and wrong
 // methods are plain text; they are turned into problem details here so that every
@@ -99,9 +114,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observe(r.Pattern, r.Method, rec.status, d)
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
 	}()
+	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
-		h.ServeHTTP(&muxErrorWriter{statusWriter: rec, r: r}, r)
+		h.ServeHTTP(&muxErrorWriter{statusWriter: rec, r: r, postOnly: s.postOnly}, r)
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
@@ -135,6 +153,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type muxErrorWriter struct {
 	*statusWriter
 	r        *http.Request
+	postOnly map[string]bool
 	replaced bool
 }
 
@@ -145,7 +164,7 @@ func (w *muxErrorWriter) WriteHeader(status int) {
 		writeProblem(w.statusWriter, w.r, problemNotFound, "no route for "+w.r.Method+" "+w.r.URL.Path)
 	case http.StatusMethodNotAllowed:
 		w.replaced = true
-		if postOnly[path.Base(w.r.URL.Path)] {
+		if w.postOnly[path.Base(w.r.URL.Path)] {
 			// The mux counts the seat-map route's GET as allowed here too.
 			w.Header().Set("Allow", http.MethodPost)
 		}

@@ -76,22 +76,15 @@ func newEnvTB(t testing.TB, engine string, cfg booking.Config) *env {
 	}
 	svc := booking.NewService(e.store, memory.NewGate(), nil, cfg)
 	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
-		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(),
+		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0),
 	}))
 	return e
 }
 
-// runServer runs the server's background work, as seatd does, until the test ends.
+// runServer closes the server at the end of the test, as seatd does once it
+// stops serving.
 func runServer(t testing.TB, s *httpapi.Server) *httpapi.Server {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
+	t.Cleanup(s.Close)
 	return s
 }
 
@@ -227,7 +220,7 @@ func TestWithoutGate(t *testing.T) {
 	// A service without a gate lets the database decide everything.
 	e := newEnv(t, booking.Config{})
 	e.handler = runServer(t, httpapi.NewServer(booking.NewService(e.store, nil, nil, booking.Config{HoldTTL: time.Minute}),
-		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers()}))
+		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers(0)}))
 	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "u"}), http.StatusOK)
 }
 

@@ -10,6 +10,7 @@ package idempotency
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -29,6 +30,17 @@ var (
 	ErrNotRecorded = errors.New("the answer could not be recorded; retry the request with the same key")
 )
 
+// KeyError is ErrKeyMissing or ErrKeyInvalid, with what exactly is wrong.
+type KeyError struct {
+	Kind   error
+	Detail string // fit for the client
+}
+
+func (e *KeyError) Error() string { return e.Detail }
+
+// Unwrap lets errors.Is match Kind.
+func (e *KeyError) Unwrap() error { return e.Kind }
+
 // ParseKey returns the key that the Idempotency-Key header values carry. The
 // draft defines the value as a structured-field string ("abc"); plain tokens
 // (abc) are accepted as well, since that is what most clients send. Both name
@@ -39,11 +51,11 @@ func ParseKey(values []string) (string, error) {
 		return "", ErrKeyMissing
 	case 1:
 	default:
-		return "", ErrKeyInvalid
+		return "", &KeyError{ErrKeyInvalid, fmt.Sprintf("send one Idempotency-Key header, not %d", len(values))}
 	}
 	v := values[0]
 	if v == "" {
-		return "", ErrKeyMissing
+		return "", &KeyError{ErrKeyMissing, "the Idempotency-Key header is empty; if a command was to make its value (uuidgen, say), it failed"}
 	}
 	key, ok := v, true
 	if v[0] == '"' {
@@ -55,8 +67,11 @@ func ParseKey(values []string) (string, error) {
 			}
 		}
 	}
-	if !ok || len(key) == 0 || len(key) > MaxKeyLen {
+	switch {
+	case !ok || len(key) == 0:
 		return "", ErrKeyInvalid
+	case len(key) > MaxKeyLen:
+		return "", &KeyError{ErrKeyInvalid, fmt.Sprintf("Idempotency-Key is %d characters long; at most %d are allowed", len(key), MaxKeyLen)}
 	}
 	return key, nil
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
+	"seatmanager/internal/breaker"
 )
 
 // Store keeps receipts: the database, the only authority on what a key answered.
@@ -35,8 +37,8 @@ func (e *InUseError) Unwrap() error { return ErrKeyInUse }
 // Config is what a Middleware needs. Receipts, Markers, Scope and Fail are required.
 type Config struct {
 	Receipts Store
-	// Batch, if set, writes the answers that came with no change many at a
-	// time, behind their responses (see Run). Usually the same store.
+	// Batch, if set, writes the answers of refused requests many at a time
+	// (see groupcommit.go). Usually the same store.
 	Batch   BatchStore
 	Markers Markers
 	// Scope names who makes the request, from the request and its body; keys are
@@ -50,6 +52,11 @@ type Config struct {
 	MaxBodyBytes int64
 	// TTL is how long receipts are kept. Default 24h.
 	TTL time.Duration
+	// RefusalTTL is how long the receipts of refused requests (409, 410) are
+	// kept, at most TTL. A refusal changed nothing, so a retry after it is
+	// safely judged afresh; and every buyer turned away in a storm leaves one.
+	// Default 10m.
+	RefusalTTL time.Duration
 	// CacheTTL is how long markers keep a finished answer, to replay it without
 	// the database. Most retries come within seconds; a long cache would only
 	// fill Redis with keys that expire (which slows Redis's expiry of the keys
@@ -57,7 +64,8 @@ type Config struct {
 	CacheTTL time.Duration
 	// LeaseTTL is how long a request may run before a retry of its key may run
 	// too; a crashed instance's requests block retries no longer. The database
-	// still lets only one of them take effect. Default 10s.
+	// still lets only one of them take effect. A request with a deadline stops
+	// at its deadline if that comes first. Default 10s.
 	LeaseTTL time.Duration
 	// MarkerTimeout bounds each call to the markers; past it they count as
 	// failed and the database answers alone. Markers only save work, so a
@@ -69,11 +77,16 @@ type Config struct {
 
 // Middleware makes the handlers it wraps exactly-once per Idempotency-Key.
 type Middleware struct {
-	cfg     Config
-	markers *booking.Breaker
-	later   chan saving  // answers for Run to store
-	laterMu sync.RWMutex // held to send on later; locked to stop sends
-	running bool         // Run is draining later
+	cfg      Config
+	markers  *breaker.Breaker
+	refusals *batch.Queue[booking.Receipt, booking.Receipt] // nil without Config.Batch
+	// background is the work that outlives a request's answer; Close waits
+	// for it.
+	background sync.WaitGroup
+	stopBg     context.CancelFunc // ends bgCtx, which background work runs under
+	bgCtx      context.Context
+	closeMu    sync.RWMutex // held to start background work; locked by Close
+	closed     bool
 }
 
 // New returns a Middleware.
@@ -84,6 +97,10 @@ func New(cfg Config) *Middleware {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 24 * time.Hour
 	}
+	if cfg.RefusalTTL <= 0 {
+		cfg.RefusalTTL = 10 * time.Minute
+	}
+	cfg.RefusalTTL = min(cfg.RefusalTTL, cfg.TTL)
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 10 * time.Second
 	}
@@ -97,11 +114,38 @@ func New(cfg Config) *Middleware {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Middleware{
-		cfg:     cfg,
-		markers: &booking.Breaker{Name: "idempotency markers", Backoff: time.Second, Logger: cfg.Logger},
-		later:   make(chan saving, 4*batchMax),
+	m := &Middleware{cfg: cfg, markers: breaker.New("idempotency markers", time.Second, cfg.Logger)}
+	m.bgCtx, m.stopBg = context.WithCancel(context.Background())
+	if cfg.Batch != nil {
+		m.refusals = newRefusals(cfg.Batch, cfg.RefusalTTL)
 	}
+	return m
+}
+
+// Close ends the work that requests left behind them and waits for it, and
+// stops the group commit of refusals; requests still served afterwards store
+// their answers alone. Call it once the HTTP server has stopped serving.
+func (m *Middleware) Close() {
+	m.closeMu.Lock()
+	m.closed = true
+	m.closeMu.Unlock()
+	m.stopBg()
+	m.background.Wait()
+	if m.refusals != nil {
+		m.refusals.Close()
+	}
+}
+
+// goBackground runs f in a goroutine Close waits for, or, once the
+// middleware is closed, before it returns.
+func (m *Middleware) goBackground(f func()) {
+	m.closeMu.RLock()
+	defer m.closeMu.RUnlock()
+	if m.closed {
+		f()
+		return
+	}
+	m.background.Go(f)
 }
 
 // pending is a keyed request being executed, as its handler sees it.
@@ -165,8 +209,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, p *pending) {
 	// Once a keyed request starts, it runs to its end even if the client goes
-	// away, so that its retry finds a receipt rather than a half-known outcome.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), m.cfg.LeaseTTL)
+	// away, so that its retry finds a receipt rather than a half-known
+	// outcome; but no longer than its deadline, if it has one, or its lease.
+	deadline := time.Now().Add(m.cfg.LeaseTTL)
+	if d, ok := r.Context().Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
 	defer cancel()
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
@@ -206,7 +255,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 			m.cfg.Logger.Error("a keyed request succeeded without a receipt committed with its change", "scope", p.scope)
 		}
 		if own.Response, err = resp.Encode(); err == nil {
-			answer, err = m.save(ctx, own)
+			answer, err = m.store(ctx, own, resp.Status)
 		}
 	default:
 		// Rejected before it did anything, or failed: nothing to remember, and
@@ -289,6 +338,16 @@ func (m *Middleware) replay(w http.ResponseWriter, r *http.Request, p *pending, 
 	resp.Write(w, replayed)
 }
 
+// store stores the answer of a request that ran and changed nothing, before
+// it is sent, unless an earlier attempt's answer stands; and returns the
+// answer that stands. Refusals are kept for RefusalTTL.
+func (m *Middleware) store(ctx context.Context, r booking.Receipt, status int) (booking.Receipt, error) {
+	if status == http.StatusConflict || status == http.StatusGone {
+		return m.saveRefusal(ctx, r)
+	}
+	return m.cfg.Receipts.SaveReceipt(ctx, r, m.cfg.TTL)
+}
+
 // claim marks the key in flight. Without working markers every request counts
 // as claimed: the database still lets only one attempt of a key take effect.
 func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (Mark, error) {
@@ -304,7 +363,7 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 		// command is sent): take back the mark it would leave, which would
 		// turn this key's retries away for a whole lease. The breaker keeps
 		// this request's complete or abandon from doing it.
-		go m.takeBack(id, lease)
+		m.goBackground(func() { m.takeBack(id, lease) })
 		return Mark{Claimed: true}, nil
 	}
 	m.markers.Worked()
@@ -312,9 +371,9 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 }
 
 // takeBack removes the mark of a claim that failed, if it was set after all.
-// It tries for as long as such a mark would live.
+// It tries for as long as such a mark would live, or until Close.
 func (m *Middleware) takeBack(id, lease string) {
-	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.LeaseTTL)
+	ctx, cancel := context.WithTimeout(m.bgCtx, m.cfg.LeaseTTL)
 	defer cancel()
 	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
 		m.cfg.Logger.Debug("take back a failed claim's mark", "err", err)

@@ -37,7 +37,7 @@ func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *ha
 	t.Cleanup(func() { store.Close() })
 	h := &harness{mux: http.NewServeMux(), store: store}
 	m := idempotency.New(idempotency.Config{
-		Receipts: store, Markers: memory.NewMarkers(), LeaseTTL: lease,
+		Receipts: store, Markers: memory.NewMarkers(0), LeaseTTL: lease,
 		Scope: func(r *http.Request, body []byte) (string, error) {
 			if u := r.Header.Get("X-User"); u != "" {
 				return u, nil
@@ -196,7 +196,7 @@ func TestMarkersForgot(t *testing.T) {
 	h.post("k", "alice", `{}`)
 	// A second middleware on the same database, with markers that know nothing.
 	m := idempotency.New(idempotency.Config{
-		Receipts: h.store, Markers: memory.NewMarkers(),
+		Receipts: h.store, Markers: memory.NewMarkers(0),
 		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
 		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
 	})
@@ -237,29 +237,14 @@ func TestRefusalsCommittedInGroups(t *testing.T) {
 	defer store.Close()
 	counting := &countingStore{Store: store}
 	m := idempotency.New(idempotency.Config{
-		Receipts: counting, Batch: counting, Markers: memory.NewMarkers(),
+		Receipts: counting, Batch: counting, Markers: memory.NewMarkers(0),
 		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
 		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
 	})
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error)
-	go func() { done <- m.Run(ctx) }()
 	mux := http.NewServeMux()
 	mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "seats taken", http.StatusConflict)
 	})))
-	// Run starts in its own time: warm up until answers go through it.
-	deadline := time.Now().Add(5 * time.Second)
-	for i := 0; counting.many.Load() == 0; i++ {
-		if time.Now().After(deadline) {
-			t.Fatal("Run never took an answer within 5s")
-		}
-		req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
-		req.Header.Set("Idempotency-Key", fmt.Sprint("warm", i))
-		mux.ServeHTTP(httptest.NewRecorder(), req)
-	}
-	counting.one.Store(0)
-	counting.many.Store(0)
 	const n = 100
 	var wg sync.WaitGroup
 	for i := range n {
@@ -278,10 +263,7 @@ func TestRefusalsCommittedInGroups(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	m.Close()
 	if one := counting.one.Load(); one != 0 {
 		t.Errorf("%d answers were written one by one while their clients waited, want 0", one)
 	}
@@ -321,7 +303,7 @@ func TestUnrecordedAnswerNotGiven(t *testing.T) {
 	flaky := &flakyStore{Store: store}
 	var free atomic.Bool
 	m := idempotency.New(idempotency.Config{
-		Receipts: flaky, Markers: memory.NewMarkers(),
+		Receipts: flaky, Markers: memory.NewMarkers(0),
 		Scope: func(*http.Request, []byte) (string, error) { return "bob", nil },
 		Fail: func(w http.ResponseWriter, _ *http.Request, err error) {
 			status := http.StatusInternalServerError
@@ -382,7 +364,7 @@ func TestFailedClaimTakenBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	late := &lateMarkers{Markers: memory.NewMarkers()}
+	late := &lateMarkers{Markers: memory.NewMarkers(0)}
 	m := idempotency.New(idempotency.Config{
 		Receipts: store, Markers: late, LeaseTTL: time.Minute,
 		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
@@ -422,7 +404,7 @@ func TestKeyReusedWithSameRefusal(t *testing.T) {
 	// A second middleware on the same database, with markers that know nothing,
 	// so that the request runs and meets the stored receipt.
 	m := idempotency.New(idempotency.Config{
-		Receipts: h.store, Markers: memory.NewMarkers(),
+		Receipts: h.store, Markers: memory.NewMarkers(0),
 		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
 		Fail: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if errors.Is(err, idempotency.ErrKeyReused) {
@@ -440,5 +422,111 @@ func TestKeyReusedWithSameRefusal(t *testing.T) {
 	mux.ServeHTTP(rec, req)
 	if rec.Code != http.StatusUnprocessableEntity {
 		t.Errorf("same key, another body, same refusal: got %d %q, want 422", rec.Code, rec.Body)
+	}
+}
+
+// TestRefusalsKeptShorter: a refusal's answer is kept for RefusalTTL, then
+// forgotten, and the retry is judged afresh; a success's stays for TTL.
+func TestRefusalsKeptShorter(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var refuse atomic.Bool
+	refuse.Store(true)
+	const refusalTTL = 50 * time.Millisecond
+	m := idempotency.New(idempotency.Config{
+		Receipts: store, Batch: store, Markers: memory.NewMarkers(0), RefusalTTL: refusalTTL, CacheTTL: time.Millisecond,
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	defer m.Close()
+	mux := http.NewServeMux()
+	mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() {
+			http.Error(w, "seats taken", http.StatusConflict)
+			return
+		}
+		w.Write([]byte("sold"))
+	})))
+	post := func() *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+		req.Header.Set("Idempotency-Key", "k")
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		return rec
+	}
+	if rec := post(); rec.Code != http.StatusConflict {
+		t.Fatalf("first: got %d, want 409", rec.Code)
+	}
+	refuse.Store(false)
+	if rec := post(); rec.Code != http.StatusConflict || rec.Header().Get("Idempotent-Replayed") != "true" {
+		t.Errorf("retry within RefusalTTL: got %d %v, want the 409 replayed", rec.Code, rec.Header())
+	}
+	time.Sleep(2 * refusalTTL) // the retention is a span of time; nothing to poll
+	if rec := post(); rec.Code != http.StatusOK || rec.Body.String() != "sold" {
+		t.Errorf("retry after RefusalTTL: got %d %q, want it judged afresh", rec.Code, rec.Body)
+	}
+	if _, err := store.Receipt(t.Context(), "alice POST /do", "k"); err != nil {
+		t.Errorf("the success's receipt: %v, want it kept", err)
+	}
+}
+
+// stuckMarkers fail every claim, as a Redis that stopped answering does, and
+// take back a mark only when told to stop.
+type stuckMarkers struct {
+	takenBack atomic.Bool
+	started   chan struct{}
+}
+
+func (m *stuckMarkers) Claim(context.Context, string, string, string, time.Duration) (idempotency.Mark, error) {
+	return idempotency.Mark{}, errors.New("i/o timeout")
+}
+
+func (m *stuckMarkers) Complete(context.Context, string, string, string, []byte, time.Duration) error {
+	return nil
+}
+
+func (m *stuckMarkers) Abandon(ctx context.Context, _, _ string) error {
+	close(m.started)
+	<-ctx.Done()
+	m.takenBack.Store(true)
+	return ctx.Err()
+}
+
+// TestCloseEndsBackgroundWork: taking back the mark of a claim that failed
+// goes on after the answer, and belongs to the middleware: Close ends it and
+// waits for it.
+func TestCloseEndsBackgroundWork(t *testing.T) {
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	markers := &stuckMarkers{started: make(chan struct{})}
+	m := idempotency.New(idempotency.Config{
+		Receipts: store, Batch: store, Markers: markers, LeaseTTL: time.Hour,
+		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
+		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+	})
+	handler := m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "taken", http.StatusConflict) }))
+	req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{}`))
+	req.Header.Set("Idempotency-Key", "k")
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusConflict {
+		t.Fatalf("got %d, want the handler's 409 with the markers down", rec.Code)
+	}
+	<-markers.started
+	closed := make(chan struct{})
+	go func() { m.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return within 5s")
+	}
+	if !markers.takenBack.Load() {
+		t.Error("Close returned before the take-back it started had ended")
 	}
 }

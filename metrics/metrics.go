@@ -20,6 +20,7 @@ type Metrics struct {
 	holds        *prometheus.CounterVec
 	seats        *prometheus.CounterVec
 	releaseDelay *prometheus.HistogramVec
+	repairs      prometheus.Counter
 }
 
 // New returns the metrics, with the Go runtime and process collectors.
@@ -44,8 +45,12 @@ func New() *Metrics {
 			Help:    "Time from a hold's expiry to the release of its seats, by path (database clock).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 15), // 1 ms to 16 s
 		}, []string{"path"}),
+		repairs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "seatd_gate_claims_repaired_total",
+			Help: "Seat gate claims removed because the database called their seats free (left by requests that failed or died).",
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.holds, m.seats, m.releaseDelay,
+	m.reg.MustRegister(m.requests, m.holds, m.seats, m.releaseDelay, m.repairs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -55,14 +60,29 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// ObserveRequest records one answered request. route is the matched pattern,
-// so that ids in paths do not explode the number of series.
+// ObserveRequest records one answered request. Its labels come from closed
+// sets, so that no client can grow the number of series: route is the matched
+// pattern (never the raw path), method one of the methods HTTP defines (any
+// other is "other"), and status a code the server itself chose.
 func (m *Metrics) ObserveRequest(route, method string, status int, d time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Observe(d.Seconds())
+	m.requests.WithLabelValues(route, methodLabel(method), strconv.Itoa(status)).Observe(d.Seconds())
 }
+
+// methodLabel is method if HTTP defines it, else "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// GateRepaired records gate claims removed because the database contradicted them.
+func (m *Metrics) GateRepaired(claims int) { m.repairs.Add(float64(claims)) }
 
 // HoldReleased records a lapsed hold's release; it is a booking.ReleaseFunc.
 func (m *Metrics) HoldReleased(path string, seats int, delay time.Duration) {

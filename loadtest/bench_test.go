@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,19 +145,19 @@ func build(t *testing.T, dir, name string) string {
 	return path
 }
 
-var listening = regexp.MustCompile(`msg="seatd listening" addr=(\S+)`)
-
 // start runs seatd with env and returns its URL; it is stopped with the test.
 func start(t *testing.T, seatd string, env map[string]string) string {
-	cmd := exec.Command(seatd, "-addr", "127.0.0.1:0", "-log-level", "info")
+	cmd := exec.Command(seatd, "-addr", "127.0.0.1:0")
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	stderr, err := cmd.StderrPipe()
+	// seatd's first line on stdout is the URL it serves at.
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,21 +165,17 @@ func start(t *testing.T, seatd string, env map[string]string) string {
 		cmd.Process.Signal(os.Interrupt)
 		cmd.Wait()
 	})
-	addr := make(chan string, 1)
+	url := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			url <- strings.TrimSuffix(sc.Text(), "/")
 		}
+		io.Copy(io.Discard, stdout)
 	}()
 	select {
-	case a := <-addr:
-		return "http://" + a
+	case u := <-url:
+		return u
 	case <-time.After(2 * time.Minute):
 		t.Fatal("seatd did not start within 2 minutes")
 		return ""

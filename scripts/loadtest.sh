@@ -11,18 +11,20 @@ trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "
 go build -o "$dir/seatd" ./cmd/seatd
 go build -o "$dir/seatload" ./cmd/seatload
 
+# seatd's first line on stdout is the URL it serves at; its log goes to a file.
 SEATD_DATABASE_URL="$dir/seatd.db" SEATD_DEMO_SHOWS=512 SEATD_ADDR=127.0.0.1:0 \
-	"$dir/seatd" 2>"$dir/seatd.log" &
+	"$dir/seatd" >"$dir/seatd.out" 2>"$dir/seatd.log" &
 pid=$!
 
 for _ in $(seq 1 300); do
-	addr=$(sed -n 's/.*msg="seatd listening" addr=\([^ ]*\).*/\1/p' "$dir/seatd.log" | head -n 1)
-	[ -n "$addr" ] && break
+	url=$(head -n 1 "$dir/seatd.out")
+	[ -n "$url" ] && break
 	kill -0 "$pid" 2>/dev/null || { cat "$dir/seatd.log" >&2; exit 1; }
 	sleep 0.1
 done
-[ -n "${addr:-}" ] || { echo "loadtest: seatd did not start" >&2; cat "$dir/seatd.log" >&2; exit 1; }
-echo "loadtest: seatd on http://$addr (SQLite, in-process gate)"
+[ -n "${url:-}" ] || { echo "loadtest: seatd did not start" >&2; cat "$dir/seatd.log" >&2; exit 1; }
+url=${url%/}
+echo "loadtest: seatd on $url (SQLite, in-process gate)"
 
-"$dir/seatload" storm -url "http://$addr" -vus 500 -seats 10 -rounds 3
-"$dir/seatload" steady -url "http://$addr" -c 64 -duration 15s
+"$dir/seatload" storm -url "$url" -vus 500 -seats 10 -rounds 3
+"$dir/seatload" steady -url "$url" -c 64 -duration 15s

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -24,13 +25,19 @@ type Config struct {
 	MaxExtensions   int
 	SweepInterval   time.Duration
 	IdempotencyTTL  time.Duration
+	RefusalTTL      time.Duration
+	RequestTimeout  time.Duration
 	MaxSeats        int
 	Demo            bool
 	DemoShows       int
+	DemoReset       bool
 	PprofAddr       string
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	// UnknownEnv lists the SEATD_ variables of the environment that no
+	// setting reads: most likely typos, which seatd warns of.
+	UnknownEnv []string
 }
 
 // UsesPostgres reports whether DatabaseURL names a PostgreSQL server rather than a
@@ -39,12 +46,20 @@ func (c Config) UsesPostgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
 
-// parseConfig reads flags from args with defaults from getenv.
-func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+// parseConfig reads flags from args with defaults from environ, a list of
+// "NAME=value" as os.Environ gives it.
+func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	var cfg Config
 	fs := flag.NewFlagSet("seatd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	env := envDefaults{getenv: getenv}
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	getenv := func(name string) string { return vars[name] }
+	env := envDefaults{getenv: getenv, read: map[string]bool{}}
 	fs.StringVar(&cfg.Addr, "addr", env.str("SEATD_ADDR", ":8080"), "listen address [SEATD_ADDR]")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", env.str("SEATD_DATABASE_URL", "seatd.db"),
 		"postgres:// URL, or the path of a SQLite file [SEATD_DATABASE_URL]")
@@ -63,10 +78,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		"how often lapsed holds missed by expiry notices are swept; 0 turns the sweep off [SEATD_SWEEP_INTERVAL]")
 	fs.DurationVar(&cfg.IdempotencyTTL, "idempotency-ttl", env.duration("SEATD_IDEMPOTENCY_TTL", 24*time.Hour),
 		"how long the answers of keyed requests are kept for retries [SEATD_IDEMPOTENCY_TTL]")
+	fs.DurationVar(&cfg.RefusalTTL, "idempotency-refusal-ttl", env.duration("SEATD_IDEMPOTENCY_REFUSAL_TTL", 10*time.Minute),
+		"how long the answers of refused requests (409, 410) are kept; a retry after it is judged afresh [SEATD_IDEMPOTENCY_REFUSAL_TTL]")
+	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", env.duration("SEATD_REQUEST_TIMEOUT", 5*time.Second),
+		"how long a request may take before it is answered 503 [SEATD_REQUEST_TIMEOUT]")
 	fs.IntVar(&cfg.MaxSeats, "max-seats", env.int("SEATD_MAX_SEATS", 10), "most seats in one request [SEATD_MAX_SEATS]")
 	fs.BoolVar(&cfg.Demo, "demo", env.bool("SEATD_DEMO", false),
 		"seed demo shows into an empty database; default true for SQLite, false for PostgreSQL [SEATD_DEMO]")
 	fs.IntVar(&cfg.DemoShows, "demo-shows", env.int("SEATD_DEMO_SHOWS", 4), "how many demo shows to seed, 120 seats each [SEATD_DEMO_SHOWS]")
+	fs.BoolVar(&cfg.DemoReset, "demo-reset", env.bool("SEATD_DEMO_RESET", false),
+		"delete every show, seat, hold, booking, event and stored answer, then seed the demo shows; for demo and load-test databases [SEATD_DEMO_RESET]")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("SEATD_PPROF_ADDR", ""),
 		"serve net/http/pprof on this address (keep it on loopback); empty: off [SEATD_PPROF_ADDR]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
@@ -86,6 +107,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		// A production database starts empty unless asked otherwise.
 		cfg.Demo = !cfg.UsesPostgres()
 	}
+	for _, kv := range environ {
+		// SEATD_TEST_ variables belong to the tests' harness.
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SEATD_") && !strings.HasPrefix(k, "SEATD_TEST_") && !env.read[k] {
+			cfg.UnknownEnv = append(cfg.UnknownEnv, k)
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
@@ -93,6 +120,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 		return cfg, fmt.Errorf("hold ttl %v: must be at least 1s", cfg.HoldTTL)
 	case cfg.IdempotencyTTL < time.Minute:
 		return cfg, fmt.Errorf("idempotency ttl %v: must be at least 1m", cfg.IdempotencyTTL)
+	case cfg.RefusalTTL < time.Second || cfg.RefusalTTL > cfg.IdempotencyTTL:
+		return cfg, fmt.Errorf("idempotency refusal ttl %v: must be at least 1s and at most the idempotency ttl (%v)", cfg.RefusalTTL, cfg.IdempotencyTTL)
+	case cfg.RequestTimeout < 100*time.Millisecond || cfg.RequestTimeout > time.Minute:
+		return cfg, fmt.Errorf("request timeout %v: must be between 100ms and 1m", cfg.RequestTimeout)
+	case cfg.DemoReset && !cfg.Demo:
+		return cfg, fmt.Errorf("demo reset needs the demo shows on (SEATD_DEMO=true)")
 	case cfg.MaxExtensions < 0:
 		return cfg, fmt.Errorf("hold max extensions %d: must not be negative", cfg.MaxExtensions)
 	case cfg.SweepInterval < 0:
@@ -108,7 +141,23 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 	case strings.Contains(cfg.RedisPrefix, "{"):
 		return cfg, fmt.Errorf("redis prefix %q: must not contain '{'", cfg.RedisPrefix)
 	}
+	if err := checkAddr(cfg.Addr); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
+}
+
+// checkAddr checks a listen address without listening: host:port with a
+// port number from 0 to 65535.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("address %q: %w", addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("address %q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
 }
 
 // envDefaults reads flag defaults from the environment, remembering the first
@@ -116,10 +165,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 // silently become the default.
 type envDefaults struct {
 	getenv func(string) string
+	read   map[string]bool // the names asked for
 	err    error
 }
 
 func (e *envDefaults) str(name, def string) string {
+	e.read[name] = true
 	if v := e.getenv(name); v != "" {
 		return v
 	}
@@ -127,6 +178,7 @@ func (e *envDefaults) str(name, def string) string {
 }
 
 func parseEnv[T any](e *envDefaults, name string, def T, parse func(string) (T, error)) T {
+	e.read[name] = true
 	v := e.getenv(name)
 	if v == "" {
 		return def

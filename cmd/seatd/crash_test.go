@@ -36,8 +36,9 @@ func startProcess(t *testing.T, env map[string]string) *seatdProcess {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	p := &seatdProcess{cmd: cmd, logs: newLogBuffer(), done: make(chan error, 1)}
-	cmd.Stderr = p.logs
+	p := &seatdProcess{cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1)}
+	out := newURLWriter()
+	cmd.Stdout, cmd.Stderr = out, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -47,13 +48,12 @@ func startProcess(t *testing.T, env map[string]string) *seatdProcess {
 		<-p.done
 	})
 	select {
-	case addr := <-p.logs.addr:
-		p.url = "http://" + addr
+	case p.url = <-out.url:
 	case err := <-p.done:
 		p.done <- err
-		t.Fatalf("seatd exited before listening: %v\nlogs:\n%s", err, p.logs)
+		t.Fatalf("seatd exited before serving: %v\nlogs:\n%s", err, p.logs)
 	case <-time.After(60 * time.Second):
-		t.Fatalf("seatd did not log its address within 60s\nlogs:\n%s", p.logs)
+		t.Fatalf("seatd did not say its URL within 60s\nlogs:\n%s", p.logs)
 	}
 	awaitHealthy(t, p.url)
 	return p

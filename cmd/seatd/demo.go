@@ -54,13 +54,22 @@ func demoShows(now time.Time, n int) []booking.NewShow {
 	return shows
 }
 
-// seedDemo adds n demo shows if the database has no show at all.
-func seedDemo(ctx context.Context, s store, now time.Time, n int, log *slog.Logger) error {
+// seedDemo adds n demo shows if the database has no show at all; with reset,
+// it first deletes every show and everything of them.
+func seedDemo(ctx context.Context, s store, now time.Time, n int, reset bool, log *slog.Logger) error {
+	if reset {
+		if err := s.Reset(ctx); err != nil {
+			return fmt.Errorf("reset the demo data: %w", err)
+		}
+		log.Warn("deleted every show, seat, hold, booking, event and stored answer (demo reset)")
+	}
 	existing, err := s.Shows(ctx)
 	if err != nil {
 		return fmt.Errorf("seed demo shows: %w", err)
 	}
 	if len(existing) > 0 {
+		log.Info("demo shows not seeded: the database has shows already; SEATD_DEMO_RESET=true starts it afresh",
+			"shows", len(existing))
 		return nil
 	}
 	seeded := 0

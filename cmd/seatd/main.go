@@ -24,6 +24,7 @@ import (
 	"seatmanager/expiry"
 	"seatmanager/httpapi"
 	"seatmanager/idempotency"
+	"seatmanager/internal/breaker"
 	"seatmanager/metrics"
 	"seatmanager/redis"
 )
@@ -38,7 +39,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
@@ -50,31 +51,43 @@ func main() {
 }
 
 // run is the whole server: it returns when ctx is done or a signal arrives, after
-// in-flight requests have finished (or the shutdown timeout passed).
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// in-flight requests have finished (or the shutdown timeout passed). env is
+// the environment, as os.Environ gives it. Once it serves, run writes the URL
+// of the web page as one line to stdout; its log goes to stderr.
+func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfig(args, env, stderr)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
+	for _, name := range cfg.UnknownEnv {
+		log.Warn("environment variable not known to seatd; a typo?", "name", name)
+	}
 	// go-redis logs through a package-level logger of its own.
 	redis.LogTo(log)
 
-	store, err := openStore(ctx, cfg.DatabaseURL)
+	// What can fail without touching the database is done first: a bad
+	// address must not leave a database created and seeded behind.
+	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer ln.Close()
 	acc, err := openAccelerators(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer acc.close()
+	store, err := openStore(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
 	if cfg.Demo {
-		if err := seedDemo(ctx, store, time.Now(), cfg.DemoShows, log); err != nil {
+		if err := seedDemo(ctx, store, time.Now(), cfg.DemoShows, cfg.DemoReset, log); err != nil {
 			return err
 		}
 	}
@@ -89,10 +102,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	worker.Retry = timers
 	var sched booking.Scheduler = timers
 	if acc.holdKeys != nil {
-		sched = expiry.Both{timers, expiry.Guarded{
-			Scheduler: acc.holdKeys,
-			Breaker:   &booking.Breaker{Name: "redis hold keys", Backoff: time.Second, Logger: log},
-		}}
+		sched = expiry.Both{timers, breaker.Scheduler{Scheduler: acc.holdKeys, Breaker: breaker.New("redis hold keys", time.Second, log)}}
 		acc.listener.Expired = func(_ context.Context, token string) {
 			worker.Notify(token, booking.ReleasedByEvent)
 		}
@@ -103,11 +113,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc := booking.NewService(store, gate, sched, booking.Config{
 		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions,
-		Logger: log, OnRelease: m.HoldReleased,
+		Logger: log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired,
 	})
 	api := httpapi.NewServer(svc, httpapi.Config{
-		Ready: store.Ping, Logger: log,
-		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL,
+		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,
+		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
 		Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
 	})
 	srv := &http.Server{
@@ -118,17 +128,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		IdleTimeout: 2 * time.Minute,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	log.Info("seatd listening", "addr", ln.Addr().String(), "url", pageURL(ln.Addr()),
 		"store", storeName(cfg), "accelerators", acceleratorsName(cfg), "hold_ttl", cfg.HoldTTL)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx) })
 	g.Go(func() error { return worker.Run(gctx) })
-	g.Go(func() error { return api.Run(gctx) })
 	g.Go(func() error { return timers.Run(gctx) })
 	if acc.listener != nil {
 		g.Go(func() error { return acc.listener.Run(gctx) })
@@ -147,8 +152,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("seatd shutting down")
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
-		return srv.Shutdown(sctx)
+		err := srv.Shutdown(sctx)
+		api.Close()
+		return err
 	})
+	fmt.Fprintln(stdout, pageURL(ln.Addr()))
 	return g.Wait()
 }
 

@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -42,24 +42,25 @@ type seatd struct {
 func startSeatd(tb testing.TB, env map[string]string) *seatd {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := newLogBuffer()
+	logs := &logBuffer{}
+	out := newURLWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, logs)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, environ(env), out, logs)
 	}()
-	var addr string
+	var url string
 	select {
-	case addr = <-logs.addr:
+	case url = <-out.url:
 	case err := <-done:
 		cancel()
-		tb.Fatalf("seatd exited before listening: %v\nlogs:\n%s", err, logs)
+		tb.Fatalf("seatd exited before serving: %v\nlogs:\n%s", err, logs)
 	case <-time.After(60 * time.Second):
 		cancel()
-		tb.Fatalf("seatd did not log its address within 60s\nlogs:\n%s", logs)
+		tb.Fatalf("seatd did not say its URL within 60s\nlogs:\n%s", logs)
 	}
 	var once sync.Once
 	var runErr error
-	s := &seatd{url: "http://" + addr, logs: logs, stop: func() error {
+	s := &seatd{url: url, logs: logs, stop: func() error {
 		once.Do(func() { cancel(); runErr = <-done })
 		return runErr
 	}}
@@ -70,6 +71,15 @@ func startSeatd(tb testing.TB, env map[string]string) *seatd {
 	})
 	awaitHealthy(tb, s.url)
 	return s
+}
+
+// environ turns a map into an environment as os.Environ gives it.
+func environ(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 func awaitHealthy(tb testing.TB, url string) {
@@ -90,30 +100,38 @@ func awaitHealthy(tb testing.TB, url string) {
 	}
 }
 
-// logBuffer keeps seatd's log and hands over the address it says it listens on.
-type logBuffer struct {
+// urlWriter is seatd's stdout: it hands over the first line, the URL seatd
+// serves at, without its trailing slash.
+type urlWriter struct {
 	mu   sync.Mutex
 	buf  bytes.Buffer
-	addr chan string
+	url  chan string
 	sent bool
 }
 
-func newLogBuffer() *logBuffer { return &logBuffer{addr: make(chan string, 1)} }
+func newURLWriter() *urlWriter { return &urlWriter{url: make(chan string, 1)} }
 
-// listeningRE finds the address in the text or the JSON log format.
-var listeningRE = regexp.MustCompile(`msg="seatd listening" addr=(\S+)|"msg":"seatd listening","addr":"([^"]+)"`)
+func (w *urlWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if line, _, ok := bytes.Cut(w.buf.Bytes(), []byte("\n")); ok && !w.sent {
+		w.sent = true
+		w.url <- strings.TrimSuffix(string(line), "/")
+	}
+	return len(p), nil
+}
+
+// logBuffer keeps seatd's log.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
 
 func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.buf.Write(p)
-	if !l.sent {
-		if m := listeningRE.FindSubmatch(p); m != nil {
-			l.sent = true
-			l.addr <- string(m[1]) + string(m[2])
-		}
-	}
-	return len(p), nil
+	return l.buf.Write(p)
 }
 
 func (l *logBuffer) String() string {
@@ -277,7 +295,7 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			env["SEATD_DATABASE_URL"] = filepath.Join(t.TempDir(), "seatd.db")
-			err := run(t.Context(), []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, io.Discard, io.Discard)
+			err := run(t.Context(), []string{"-addr", "127.0.0.1:0"}, environ(env), io.Discard, io.Discard)
 			if err == nil {
 				t.Error("got nil error, want one")
 			}
@@ -301,5 +319,66 @@ func TestRunLogsJSON(t *testing.T) {
 	newClient(t, s.url).mustCall(t, "GET", "/api/seats/shows", nil, 200, &shows)
 	if len(shows) != 0 {
 		t.Errorf("with SEATD_DEMO=false: got %d shows, want 0", len(shows))
+	}
+}
+
+// TestBadAddressTouchesNothing: a configuration that cannot serve fails
+// before the database is created or seeded.
+func TestBadAddressTouchesNothing(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for name, addr := range map[string]string{"port out of range": "127.0.0.1:99999", "port in use": busy.Addr().String(), "no port": "localhost"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "seatd.db")
+			err := run(t.Context(), []string{"-addr", addr}, environ(map[string]string{"SEATD_DATABASE_URL": path}), io.Discard, io.Discard)
+			if err == nil {
+				t.Fatal("got nil error, want one")
+			}
+			if _, serr := os.Stat(path); !os.IsNotExist(serr) {
+				t.Errorf("after %v: the database file exists (%v), want nothing created", err, serr)
+			}
+		})
+	}
+}
+
+// TestUnknownVariableWarned: a SEATD_ variable seatd does not read (a typo)
+// is named at startup.
+func TestUnknownVariableWarned(t *testing.T) {
+	s := startSeatd(t, map[string]string{
+		"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db"), "SEATD_HOLD_TLL": "5s", "SEATD_TEST_WHATEVER": "x",
+	})
+	logs := s.logs.String()
+	if !strings.Contains(logs, "environment variable not known to seatd") || !strings.Contains(logs, "SEATD_HOLD_TLL") {
+		t.Errorf("logs do not name SEATD_HOLD_TLL:\n%s", logs)
+	}
+	if strings.Contains(logs, "SEATD_TEST_WHATEVER") || strings.Contains(logs, "name=SEATD_DATABASE_URL") {
+		t.Errorf("logs warn of a variable seatd knows or the tests' own:\n%s", logs)
+	}
+}
+
+// TestDemoReset: a database with shows is not seeded again, which the log
+// says; SEATD_DEMO_RESET starts it afresh.
+func TestDemoReset(t *testing.T) {
+	env := map[string]string{"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db")}
+	s := startSeatd(t, env)
+	c := newClient(t, s.url)
+	_, m := c.firstShow(t)
+	c.hold(t, "alice", m.Seats[0].ID)
+	c.http.CloseIdleConnections()
+	s.stop()
+	s = startSeatd(t, env)
+	if !strings.Contains(s.logs.String(), "demo shows not seeded: the database has shows already") {
+		t.Errorf("restart on a seeded database: the log does not say why nothing was seeded:\n%s", s.logs)
+	}
+	s.stop()
+	env["SEATD_DEMO_RESET"] = "true"
+	s = startSeatd(t, env)
+	c = newClient(t, s.url)
+	c.mustCall(t, "GET", "/api/seats/"+m.ShowID, nil, 200, &m)
+	if m.Seats[0].Status != "available" || m.Seq != 0 {
+		t.Errorf("after the reset: got seat %s and seq %d, want available and 0", m.Seats[0].Status, m.Seq)
 	}
 }

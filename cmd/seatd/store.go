@@ -2,15 +2,17 @@ package main
 
 import (
 	"context"
-
 	"fmt"
-	goredis "github.com/redis/go-redis/v9"
 	"log/slog"
 	"net/url"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"seatmanager/booking"
 	"seatmanager/expiry"
 	"seatmanager/idempotency"
+	"seatmanager/internal/breaker"
 	"seatmanager/memory"
 	"seatmanager/postgres"
 	"seatmanager/redis"
@@ -27,6 +29,7 @@ type store interface {
 	SweepReceipts(ctx context.Context, limit int) (int, error)
 	Ping(ctx context.Context) error
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
+	Reset(ctx context.Context) error
 	Close() error
 }
 
@@ -64,7 +67,7 @@ type accelerators struct {
 // bypassed and the database decides alone until Redis is back.
 func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accelerators, error) {
 	if cfg.RedisURL == "" {
-		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(), close: func() {}}, nil
+		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(0), close: func() {}}, nil
 	}
 	var options []func(*goredis.Options)
 	if cfg.RedisConfigure {
@@ -89,7 +92,7 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 		return accelerators{}, err
 	}
 	return accelerators{
-		gate:     redis.NewGate(ap, cfg.RedisPrefix),
+		gate:     breaker.Gate{Gate: redis.NewGate(ap, cfg.RedisPrefix), Breaker: breaker.New("seat gate", time.Second, log)},
 		markers:  redis.NewMarkers(ap, cfg.RedisPrefix),
 		holdKeys: redis.NewHoldKeys(ap, cfg.RedisPrefix),
 		listener: &redis.Listener{Client: client, DB: client.Options().DB, Prefix: cfg.RedisPrefix, Logger: log},

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +17,6 @@ import (
 
 	"seatmanager/internal/testenv"
 )
-
-// listening is seatd's log line with its address.
-var listening = regexp.MustCompile(`msg="seatd listening" addr=(\S+)`)
 
 // startSeatd builds the real seatd and runs it on a fresh SQLite file on a free
 // loopback port, as a user would; it is stopped at the end of the test.
@@ -50,31 +46,25 @@ func startSeatd(tb testing.TB) string {
 		// More shows than steady's workers, so that each has whole shows.
 		"SEATD_DEMO_SHOWS=16",
 	)
-	stderr, err := cmd.StderrPipe()
+	// seatd's first line on stdout is the URL it serves at; its log is stderr.
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	cmd.Stderr = &lockedWriter{mu: &mu, w: &logs}
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start seatd: %v", err)
 	}
-	var logs bytes.Buffer
-	var mu sync.Mutex
 	addr := make(chan string, 1)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			mu.Lock()
-			logs.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case addr <- m[1]:
-				default:
-				}
-			}
+		sc := bufio.NewScanner(stdout)
+		if sc.Scan() {
+			addr <- strings.TrimSuffix(sc.Text(), "/")
 		}
-		io.Copy(io.Discard, stderr)
+		io.Copy(io.Discard, stdout)
 	})
 	stop := func() {
 		cmd.Process.Signal(os.Interrupt)
@@ -93,12 +83,12 @@ func startSeatd(tb testing.TB) string {
 	}
 	tb.Cleanup(stop)
 	select {
-	case a := <-addr:
-		return "http://" + a
+	case url := <-addr:
+		return url
 	case <-time.After(30 * time.Second):
 		mu.Lock()
 		defer mu.Unlock()
-		tb.Fatalf("seatd did not log its address within 30s; logs:\n%s", logs.String())
+		tb.Fatalf("seatd did not say its URL within 30s; logs:\n%s", logs.String())
 		return ""
 	}
 }
@@ -208,4 +198,16 @@ func TestCalibratePostgres(t *testing.T) {
 	if err != nil || left != 0 {
 		t.Errorf("after calibrate: %d scratch schemas and tables left (%v), want none", left, err)
 	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

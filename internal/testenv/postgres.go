@@ -91,6 +91,24 @@ func (p *Postgres) Kill(tb testing.TB) {
 	}
 }
 
+// Restart shuts the server down as an operator would (fast shutdown: open
+// transactions are rolled back, clients disconnected) and starts it again on
+// the same port and data dir.
+func (p *Postgres) Restart(tb testing.TB) {
+	tb.Helper()
+	if err := p.srv.shutdown(); err != nil {
+		tb.Fatalf("testenv: restart: %v", err)
+	}
+	p.Start(tb)
+}
+
+// Freeze stops the postmaster and its backends with SIGSTOP: they keep their
+// connections and answer nothing until Thaw, or the end of the test.
+func (p *Postgres) Freeze(tb testing.TB) { tb.Helper(); p.srv.freeze(tb) }
+
+// Thaw resumes a frozen server.
+func (p *Postgres) Thaw(tb testing.TB) { tb.Helper(); p.srv.thaw(tb) }
+
 // Start starts p again on the same port and data dir, after Kill, and
 // waits until it has recovered and accepts connections.
 func (p *Postgres) Start(tb testing.TB) {

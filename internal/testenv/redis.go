@@ -100,6 +100,13 @@ func (r *Redis) Kill(tb testing.TB) {
 	}
 }
 
+// Freeze stops the server with SIGSTOP: it keeps its connections and answers
+// nothing until Thaw, or the end of the test.
+func (r *Redis) Freeze(tb testing.TB) { tb.Helper(); r.srv.freeze(tb) }
+
+// Thaw resumes a frozen server.
+func (r *Redis) Thaw(tb testing.TB) { tb.Helper(); r.srv.thaw(tb) }
+
 // Start starts r again on the same port and dir, after Kill, and waits
 // until it has loaded its data and answers PING.
 func (r *Redis) Start(tb testing.TB) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -172,28 +173,68 @@ func (s *server) kill() error {
 	return s.forceKill(p)
 }
 
-// stop shuts the server down (gracefully if it obeys within stopTimeout)
-// and removes its directory.
-func (s *server) stop() error {
+// signal sends sig to the running server's process group and to every
+// process working in its dir (PostgreSQL's backends lead sessions of their own).
+func (s *server) signal(sig syscall.Signal) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var err error
-	if p := s.proc; p != nil {
-		s.proc = nil
+	if s.proc == nil {
+		return fmt.Errorf("%s on %s is not running", s.name, s.hostPort())
+	}
+	if err := syscall.Kill(-s.proc.pid, sig); err != nil {
+		return fmt.Errorf("signal %s on %s: %w", s.name, s.hostPort(), err)
+	}
+	for _, pid := range procsIn(s.dir) {
+		_ = syscall.Kill(pid, sig)
+	}
+	return nil
+}
+
+// freeze stops the server with SIGSTOP, as a machine that stalls: its
+// connections stay open and nothing answers. thaw, or the end of tb, resumes it.
+func (s *server) freeze(tb testing.TB) {
+	tb.Helper()
+	if err := s.signal(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("testenv: freeze: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.signal(syscall.SIGCONT) })
+}
+
+func (s *server) thaw(tb testing.TB) {
+	tb.Helper()
+	if err := s.signal(syscall.SIGCONT); err != nil {
+		tb.Fatalf("testenv: thaw: %v", err)
+	}
+}
+
+// stop shuts the server down (gracefully if it obeys within stopTimeout)
+// and removes its dir.
+func (s *server) stop() error {
+	return errors.Join(s.shutdown(), os.RemoveAll(s.dir))
+}
+
+// shutdown stops the running server as its stopSignal asks (gracefully if it
+// obeys within stopTimeout), keeping its dir for start.
+func (s *server) shutdown() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.proc
+	if p == nil {
+		return nil
+	}
+	s.proc = nil
+	select {
+	case <-p.done:
+	default:
+		_ = syscall.Kill(p.pid, s.stopSignal)
 		select {
 		case <-p.done:
-		default:
-			_ = syscall.Kill(p.pid, s.stopSignal)
-			select {
-			case <-p.done:
-			case <-time.After(stopTimeout):
-			}
+		case <-time.After(stopTimeout):
 		}
-		// Also reaps stragglers, such as backends of a postmaster that
-		// exited on its own.
-		err = s.forceKill(p)
 	}
-	return errors.Join(err, os.RemoveAll(s.dir))
+	// Also reaps stragglers, such as backends of a postmaster that
+	// exited on its own.
+	return s.forceKill(p)
 }
 
 // forceKill SIGKILLs p and every process still working in s.dir, and waits

@@ -41,7 +41,8 @@ func testCreateShow(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]string{f.seats[0]: f.show.ID, f.seats[1]: f.show.ID}, got); diff != "" {
+	wantRefs := map[string]booking.SeatRef{f.seats[0]: {ShowID: f.show.ID, Label: "A1"}, f.seats[1]: {ShowID: f.show.ID, Label: "A2"}}
+	if diff := cmp.Diff(wantRefs, got); diff != "" {
 		t.Errorf("SeatShows (-want +got):\n%s", diff)
 	}
 }
@@ -228,22 +229,54 @@ func testBookRefusals(t *testing.T, s Store) {
 	}
 }
 
+// testBookAfterLapse: a book refused because the buyer's hold lapsed says so
+// (410) while its seats are still to be had, and names the seats someone
+// else has (409) once any is taken; the same on every store (booking.BookRefusal).
 func testBookAfterLapse(t *testing.T, s Store) {
 	f := newShow(t, s, 1, 3)
 	h := hold(t, s, f, "alice", time.Millisecond, f.seats[0], f.seats[1])
 	awaitLapse(t, s, f, f.seats[0])
-	_, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", SeatIDs: f.seats[:2]})
-	wantSeatError(t, err, booking.ErrHoldExpired, f.seats[0], f.seats[1])
-	// Once bob has taken one of the seats, alice's token still tells her her hold
-	// lapsed, rather than that someone else has the seat.
-	hold(t, s, f, "bob", minute, f.seats[1])
-	_, err = s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", HoldToken: h.Token, SeatIDs: f.seats[:2]})
-	wantSeatError(t, err, booking.ErrHoldExpired, f.seats[0], f.seats[1])
-	// Without her token, the seat bob holds is simply not hers.
-	_, err = s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", SeatIDs: f.seats[:2]})
-	wantSeatError(t, err, booking.ErrSeatUnavailable, f.seats[1])
+	book := func(user, token string, seats ...string) error {
+		_, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: user, HoldToken: token, SeatIDs: seats})
+		return err
+	}
+	wantSeatError(t, book("alice", "", f.seats[:2]...), booking.ErrHoldExpired, f.seats[0], f.seats[1])
+	wantSeatError(t, book("alice", h.Token, f.seats[:2]...), booking.ErrHoldExpired, f.seats[0], f.seats[1])
+	// Released by the sweep, the seats are free: her token still tells her
+	// that her hold lapsed; without it, they were never hers as far as the
+	// store can tell.
+	if _, err := s.ReleaseLapsed(t.Context(), 100); err != nil {
+		t.Fatal(err)
+	}
+	wantSeatError(t, book("alice", h.Token, f.seats[:2]...), booking.ErrHoldExpired, f.seats[0], f.seats[1])
+	wantSeatError(t, book("alice", "", f.seats[:2]...), booking.ErrSeatUnavailable, f.seats[0], f.seats[1])
+	// Once bob holds one of them, that one is simply not hers: holding again
+	// cannot help.
+	bob := hold(t, s, f, "bob", minute, f.seats[1])
+	wantSeatError(t, book("alice", h.Token, f.seats[:2]...), booking.ErrSeatUnavailable, f.seats[1])
+	wantSeatError(t, book("alice", "", f.seats[:2]...), booking.ErrSeatUnavailable, f.seats[0], f.seats[1])
+	// And once he has bought it.
+	if _, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "bob", HoldToken: bob.Token, SeatIDs: f.seats[1:2]}); err != nil {
+		t.Fatal(err)
+	}
+	wantSeatError(t, book("alice", h.Token, f.seats[:2]...), booking.ErrSeatUnavailable, f.seats[1])
 	wantStatus(t, s, f, booking.StatusAvailable, f.seats[0])
-	wantStatus(t, s, f, booking.StatusHeld, f.seats[1])
+	wantStatus(t, s, f, booking.StatusBooked, f.seats[1])
+}
+
+// testBookAfterLapseTakenOver: the case before any release: alice's
+// hold lapses, bob holds and books one of her seats (which takes it over
+// lazily), alice books both with her old token: 409 naming bob's seat.
+func testBookAfterLapseTakenOver(t *testing.T, s Store) {
+	f := newShow(t, s, 1, 2)
+	h := hold(t, s, f, "alice", time.Millisecond, f.seats...)
+	awaitLapse(t, s, f, f.seats[0])
+	bob := hold(t, s, f, "bob", minute, f.seats[1])
+	if _, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "bob", HoldToken: bob.Token, SeatIDs: f.seats[1:]}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", HoldToken: h.Token, SeatIDs: f.seats})
+	wantSeatError(t, err, booking.ErrSeatUnavailable, f.seats[1])
 }
 
 func testBookedStaysBooked(t *testing.T, s Store) {

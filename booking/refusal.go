@@ -25,9 +25,10 @@ const (
 // request order: ErrSeatUnavailable naming the seats someone else has (sold or
 // held) and the free seats the caller cannot be said to have held, or, if
 // there are none, ErrHoldExpired naming the seats whose hold by the caller
-// lapsed. A free seat is the caller's lapsed seat if the book named a hold
-// that lapsed (namedLapsed, asked only when a seat is free): its hold ran out
-// and the seat was released, or taken and released again, since.
+// lapsed. A free seat is the caller's lapsed seat if the book named a hold of
+// the caller's, of the same show, that lapsed (namedLapsed, asked only when a
+// seat is free): its hold ran out and the seat was released, or taken and
+// released again, since.
 //
 // So a buyer whose hold lapsed hears 409 if any of its seats was taken by
 // someone else meanwhile (holding again cannot help), and 410 if they are all

@@ -50,7 +50,7 @@ func TestBenchmarks(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	for _, b := range []backend{
 		{name: "SQLite, in-process gate (embedded default)", env: map[string]string{"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db")}},
-		{name: "PostgreSQL + Redis", pg: true, env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
+		{name: "PostgreSQL + Redis", pg: true, redis: redis.Addr(), env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
 		{name: "PostgreSQL, no gate", pg: true, stormOnly: true, env: map[string]string{"SEATD_GATE": "false"}},
 	} {
 		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatd, seatload, b)) })
@@ -69,6 +69,7 @@ func TestBenchmarks(t *testing.T) {
 type backend struct {
 	name      string
 	pg        bool
+	redis     string // address, if it uses Redis
 	stormOnly bool
 	env       map[string]string
 }
@@ -78,7 +79,10 @@ type result struct {
 	backend   backend
 	storm     summary
 	steady    *summary
-	stormXact float64 // PostgreSQL transactions per storm request
+	stormXact xactCount // PostgreSQL transactions per storm request
+	// stored is what the storm and the steady run left in the database (and
+	// Redis), per request.
+	stormStored, steadyStored storage
 }
 
 func measure(t *testing.T, seatd, seatload string, b backend) result {
@@ -100,24 +104,94 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 	// wait, and the storm must follow the warm-up at once, as it would in a
 	// server that keeps working (after seconds idle, the first burst is slower).
 	before := xacts(t, dbURL)
+	stored := measureStorage(t, dbURL, b.redis)
 	// One round first, unrecorded: the first requests of a new process fill
 	// its connection pools, caches and heap, which a running server has done.
 	warm := runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", "1")
 	res.storm = runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds))
 	if n := warm.Requests + res.storm.Requests; b.pg && n > 0 {
-		res.stormXact = float64(xacts(t, dbURL)-before) / float64(n)
+		after := xacts(t, dbURL)
+		res.stormXact = xactCount{all: float64(after.all-before.all) / float64(n), writes: float64(after.writes-before.writes) / float64(n)}
+		afterStorm := measureStorage(t, dbURL, b.redis)
+		res.stormStored = afterStorm.minus(stored).per(n)
+		stored = afterStorm
 	}
 	if !b.stormOnly {
 		s := runJSON[summary](t, seatload, "steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())
 		res.steady = &s
+		if b.pg && s.Requests > 0 {
+			res.steadyStored = measureStorage(t, dbURL, b.redis).minus(stored).per(s.Requests)
+		}
 	}
 	return res
 }
 
-// xacts counts the database's committed and rolled-back transactions so far.
-func xacts(t *testing.T, url string) int64 {
+// storage is the bytes of seatd's tables (indexes and TOAST included) and of
+// Redis's memory.
+type storage struct {
+	tables map[string]float64
+	redis  float64
+}
+
+// storedTables are the tables seat changes and their answers grow.
+var storedTables = []string{"receipts", "seat_events", "holds", "bookings", "seats"}
+
+func measureStorage(t *testing.T, url, redisAddr string) storage {
+	st := storage{tables: map[string]float64{}}
 	if url == "" {
-		return 0
+		return st
+	}
+	conn, err := pgx.Connect(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	for _, table := range storedTables {
+		var n int64
+		if err := conn.QueryRow(t.Context(), "SELECT pg_total_relation_size($1::regclass)", table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		st.tables[table] = float64(n)
+	}
+	if redisAddr != "" {
+		out, err := exec.Command("redis-cli", "-h", strings.Split(redisAddr, ":")[0], "-p", strings.Split(redisAddr, ":")[1], "INFO", "memory").Output()
+		if err != nil {
+			t.Fatalf("redis-cli INFO memory: %v", err)
+		}
+		if m := regexp.MustCompile(`used_memory:(\d+)`).FindSubmatch(out); m != nil {
+			fmt.Sscan(string(m[1]), &st.redis)
+		}
+	}
+	return st
+}
+
+func (s storage) minus(o storage) storage {
+	d := storage{tables: map[string]float64{}, redis: s.redis - o.redis}
+	for k, v := range s.tables {
+		d.tables[k] = v - o.tables[k]
+	}
+	return d
+}
+
+func (s storage) per(n int) storage {
+	d := storage{tables: map[string]float64{}, redis: s.redis / float64(n)}
+	for k, v := range s.tables {
+		d.tables[k] = v / float64(n)
+	}
+	return d
+}
+
+// xactCount is database transactions: all of them, and those that wrote
+// (that were given a transaction id).
+type xactCount struct{ all, writes float64 }
+
+// xacts counts the database's committed and rolled-back transactions so far,
+// and the transaction ids handed out, one to each transaction that writes (the
+// server's counter, which only seatd advances during a run).
+func xacts(t *testing.T, url string) struct{ all, writes int64 } {
+	var n struct{ all, writes int64 }
+	if url == "" {
+		return n
 	}
 	conn, err := pgx.Connect(t.Context(), url)
 	if err != nil {
@@ -129,8 +203,8 @@ func xacts(t *testing.T, url string) int64 {
 	// shorter wait counted some of the storm's transactions and missed others.
 	time.Sleep(11 * time.Second)
 	conn.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()")
-	var n int64
-	if err := conn.QueryRow(t.Context(), "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()").Scan(&n); err != nil {
+	if err := conn.QueryRow(t.Context(), `SELECT xact_commit + xact_rollback, pg_snapshot_xmax(pg_current_snapshot())::text::bigint
+		FROM pg_stat_database WHERE datname = current_database()`).Scan(&n.all, &n.writes); err != nil {
 		t.Fatal(err)
 	}
 	return n

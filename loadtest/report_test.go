@@ -53,27 +53,29 @@ func (r report) markdown() string {
 
 	p("## Storm: %d rounds of 500 buyers at once on the same 10 seats\n\n", *rounds)
 	p("Each buyer holds 1–2 of the round's seats and books them if the hold succeeded.\n\n")
-	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request (warm-up included) |\n")
-	p("|---|---:|---:|---:|---:|---:|---:|---|---:|\n")
+	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request (warm-up included) | of which wrote |\n")
+	p("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for _, res := range r.results {
 		s := res.storm
 		h, bk := s.route("hold"), s.route("book")
-		xact := "–"
+		xact, wrote := "–", "–"
 		if res.backend.pg {
-			xact = fmt.Sprintf("%.2f", res.stormXact)
+			xact, wrote = fmt.Sprintf("%.2f", res.stormXact.all), fmt.Sprintf("%.2f", res.stormXact.writes)
 		}
 		winners, losers := 0, 0
 		if s.Storm != nil {
 			winners, losers = s.Storm.Winners, s.Storm.Losers
 		}
-		p("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %d / %d | %d | %v | %s |\n", res.backend.name,
+		p("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %d / %d | %d | %v | %s | %s |\n", res.backend.name,
 			h.LatencyMs.P50, h.LatencyMs.P99, h.LatencyMs.Max, bk.LatencyMs.P99, winners, losers,
-			s.Errors.Transport+s.Errors.ServerErrors+s.Errors.Unexpected, s.Verification.OK, xact)
+			s.Errors.Transport+s.Errors.ServerErrors+s.Errors.Unexpected, s.Verification.OK, xact, wrote)
 	}
-	p("\nTargets: PostgreSQL + Redis hold p99 ≤ 50 ms, the losers answered at the gate (a\n")
-	p("refused buyer's answer is stored in a group commit shared with the others, so the\n")
-	p("transactions per request stay well below one); PostgreSQL without a gate: no deadlock\n")
-	p("and no 5xx (failures 0), its row locks taken in seat-id order.\n\n")
+	p("\nTargets: PostgreSQL + Redis hold p99 ≤ 50 ms, the losers answered at the gate without\n")
+	p("a database write (a refused buyer's answer is stored in a group commit shared with the\n")
+	p("others, and a refusal is confirmed by a hold made while it waited or by one read shared\n")
+	p("by the requests asking at once, so the transactions per request stay well below one);\n")
+	p("PostgreSQL without a gate: no deadlock and no 5xx (failures 0), its row locks taken in\n")
+	p("seat-id order.\n\n")
 
 	p("## Steady: 64 workers, %s\n\n", *steadyD)
 	p("Write requests are holds, books and releases; the ratio sets them against the bare\n")
@@ -102,6 +104,34 @@ func (r report) markdown() string {
 		p("| %s | %.0f | %.0f | %.1f ms | %.1f ms | %.1f ms | %.0f %% | %s | %s | %v |\n", res.backend.name, writes, cycles,
 			s.route("hold").LatencyMs.P50, s.route("hold").LatencyMs.P99, s.route("book").LatencyMs.P99,
 			100*writes/bare, target, toStore, s.Verification.OK)
+	}
+	p("\n## Storage per request\n\n")
+	p("Bytes that the storm (mostly refusals) and the steady run (holds, books, releases) left\n")
+	p("in each table, indexes included, divided by the requests that left them; with Redis,\n")
+	p("Redis's memory too (gate keys, hold keys, answers cached for 10 minutes). Receipts are\n")
+	p("kept for 24 h (`SEATD_IDEMPOTENCY_TTL`), refusals' for 10 min\n")
+	p("(`SEATD_IDEMPOTENCY_REFUSAL_TTL`), and then swept; events, holds and bookings stay.\n\n")
+	p("| backend | run | %s | all tables | Redis |\n|---|---|%s---:|---:|\n", strings.Join(storedTables, " | "), strings.Repeat("---:|", len(storedTables)))
+	for _, res := range r.results {
+		for _, run := range []struct {
+			name string
+			st   storage
+		}{{"storm", res.stormStored}, {"steady", res.steadyStored}} {
+			if len(run.st.tables) == 0 {
+				continue
+			}
+			p("| %s | %s |", res.backend.name, run.name)
+			total := 0.0
+			for _, table := range storedTables {
+				p(" %.0f B |", run.st.tables[table])
+				total += run.st.tables[table]
+			}
+			redis := "–"
+			if res.backend.redis != "" {
+				redis = fmt.Sprintf("%.0f B", run.st.redis)
+			}
+			p(" %.0f B | %s |\n", total, redis)
+		}
 	}
 	if r.goBench != "" {
 		p("\n## Go benchmarks\n\n    go test -run '^$' -bench . -benchtime 2s ./memory ./redis ./sqlite ./postgres ./httpapi\n\n")

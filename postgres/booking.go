@@ -126,10 +126,10 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 	return submitAs[booking.Hold](ctx, s, holdChange{target{p.ShowID, p.SeatIDs, p.Idempotent}, p}, "hold seats")
 }
 
-// holdLapsedSQL tells whether a user's hold has lapsed, after its seats were
-// released by expiry or taken by someone else.
+// holdLapsedSQL tells whether a user's hold of a show has lapsed, after its
+// seats were released by expiry or taken by someone else.
 const holdLapsedSQL = `
-SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id = $2`
+SELECT expires_at <= clock_timestamp() FROM holds WHERE token = $1 AND user_id = $2 AND show_id = $3`
 
 type bookChange struct {
 	target
@@ -168,7 +168,7 @@ func bookFailure(ctx context.Context, q querier, p booking.BookParams, locked ma
 			return false, nil
 		}
 		var lapsed bool
-		err := q.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID).Scan(&lapsed)
+		err := q.QueryRow(ctx, holdLapsedSQL, p.HoldToken, p.UserID, p.ShowID).Scan(&lapsed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false, nil
 		}

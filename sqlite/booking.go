@@ -149,7 +149,7 @@ func bookFailure(ctx context.Context, tx *txn, now int64, p booking.BookParams, 
 			return false, nil
 		}
 		var expires int64
-		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ?", p.HoldToken, p.UserID).Scan(&expires)
+		err := tx.QueryRowContext(ctx, "SELECT expires_at FROM holds WHERE token = ? AND user_id = ? AND show_id = ?", p.HoldToken, p.UserID, p.ShowID).Scan(&expires)
 		if errors.Is(err, sql.ErrNoRows) {
 			return false, nil
 		}

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"Book":                    testBook,
 		"BookRefusals":            testBookRefusals,
 		"BookAfterLapse":          testBookAfterLapse,
+		"BookAfterLapseTakenOver": testBookAfterLapseTakenOver,
 		"Release":                 testRelease,
 		"EventsNumberedPerShow":   testEventsPerShow,
 		"ConcurrentOverlapHolds":  testConcurrentHolds,
@@ -68,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"ExpiryRacesBook":         testExpiryRacesBook,
 		"UnavailableSeats":        testUnavailableSeats,
 		"SaveReceiptsBatch":       testSaveReceipts,
+		"MatchesModel":            testMatchesModel,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

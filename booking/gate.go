@@ -108,11 +108,15 @@ func (s *Service) confirm(ctx context.Context, showID string, seatIDs []string, 
 		}
 	}
 	if len(rest) > 0 {
-		others, err := s.store.UnavailableSeats(ctx, showID, rest)
+		taken, err := s.store.TakenSeats(ctx, rest)
 		if err != nil {
 			return nil, err
 		}
-		unavailable = append(unavailable, others...)
+		for _, id := range rest {
+			if show, ok := taken[id]; ok && show == showID {
+				unavailable = append(unavailable, id)
+			}
+		}
 	}
 	return InOrder(seatIDs, unavailable), nil
 }

@@ -14,9 +14,10 @@ type Catalog interface {
 	// SeatShows maps each seat id that exists to its show and label; unknown
 	// ids are absent.
 	SeatShows(ctx context.Context, seatIDs []string) (map[string]SeatRef, error)
-	// UnavailableSeats returns those of a show's seatIDs that are held or booked
-	// now, by the database clock.
-	UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error)
+	// TakenSeats maps each of seatIDs that is held or booked now, by the
+	// database clock, to its show. The Service asks it to confirm every
+	// refusal at the gate, so a store should serve concurrent calls cheaply.
+	TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error)
 }
 
 // SeatStore changes seats. Each call is one transaction that changes every seat it

@@ -22,7 +22,7 @@ type countingStore struct {
 	*sqlite.Store
 	holds   atomic.Int64
 	lookups atomic.Int64 // SeatShows calls
-	reads   atomic.Int64 // UnavailableSeats calls
+	reads   atomic.Int64 // TakenSeats calls
 }
 
 func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
@@ -35,9 +35,9 @@ func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[st
 	return s.Store.SeatShows(ctx, seatIDs)
 }
 
-func (s *countingStore) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
+func (s *countingStore) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
 	s.reads.Add(1)
-	return s.Store.UnavailableSeats(ctx, showID, seatIDs)
+	return s.Store.TakenSeats(ctx, seatIDs)
 }
 
 func newStore(t *testing.T) (*countingStore, []string) {

@@ -214,20 +214,11 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 	return events, wrap(err, "read events")
 }
 
-// UnavailableSeats implements booking.Catalog. The seat gate asks it to
-// confirm every refusal, so concurrent calls share one read (see readTaken).
-func (s *Store) UnavailableSeats(ctx context.Context, showID string, seatIDs []string) ([]string, error) {
-	found, err := s.taken.Get(ctx, seatIDs)
-	if err != nil {
-		return nil, wrap(err, "read seat statuses")
-	}
-	var out []string
-	for _, id := range seatIDs {
-		if show, ok := found[id]; ok && show == showID {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+// TakenSeats implements booking.Catalog. The seat gate asks it to confirm
+// every refusal, so concurrent calls share one read (see readTaken).
+func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
+	taken, err := s.taken.Get(ctx, seatIDs)
+	return taken, wrap(err, "read seat statuses")
 }
 
 // readTaken returns the show of each of seatIDs that is held or booked now.

@@ -67,7 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"ReleaseLapsedSweeps":     testReleaseLapsed,
 		"LazyTakeoverReported":    testLazyTakeover,
 		"ExpiryRacesBook":         testExpiryRacesBook,
-		"UnavailableSeats":        testUnavailableSeats,
+		"TakenSeats":              testTakenSeats,
 		"SaveReceiptsBatch":       testSaveReceipts,
 		"MatchesModel":            testMatchesModel,
 	}

@@ -28,6 +28,11 @@ var (
 	// failed so may still have committed if its connection broke during
 	// COMMIT: the retry's Idempotency-Key then finds its answer.
 	ErrUnavailable = errors.New("database unavailable")
+	// ErrOutcomeUnknown: the change may or may not have been made, because its
+	// caller's deadline passed or the connection failed while it committed. It
+	// comes with the cause (a deadline, ErrUnavailable); a retry of the same
+	// Idempotency-Key finds out which.
+	ErrOutcomeUnknown = errors.New("outcome unknown")
 )
 
 // Error is a failure the caller caused or can act on. Detail is written for the

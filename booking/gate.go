@@ -49,10 +49,24 @@ const claimPoll = 5 * time.Millisecond
 func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []string, began time.Time) error {
 	pause := claimPoll
 	repaired := false
+	// A gate that cannot tell a claim's age says zero; an extended hold's key
+	// looks young too. So a claim also counts as old once this request has
+	// seen it for ClaimGrace.
+	firstSeen := make(map[Claim]time.Time)
 	for {
 		claims := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL)
 		if len(claims) == 0 {
 			return nil
+		}
+		now := time.Now()
+		for i, c := range claims {
+			key := Claim{SeatID: c.SeatID, Token: c.Token}
+			seen, ok := firstSeen[key]
+			if !ok {
+				seen = now
+				firstSeen[key] = now
+			}
+			claims[i].Age = max(c.Age, now.Sub(seen))
 		}
 		unavailable, err := s.confirm(ctx, showID, seatIDs, claims, began)
 		if err != nil {
@@ -225,6 +239,13 @@ func (f *flights) start(token string) *flight {
 	}
 	f.m[token] = fl
 	return fl
+}
+
+// forget drops the flight of a hold that set no keys.
+func (f *flights) forget(token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, token)
 }
 
 // end records a flight's outcome: whether the store, asked at stored, made

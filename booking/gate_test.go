@@ -200,3 +200,63 @@ func TestRefusalNamesLabels(t *testing.T) {
 		t.Errorf("book of another's seat: got %v, want it named A2", err)
 	}
 }
+
+// ageless is a gate that cannot tell its claims' ages, as Redis cannot for a
+// key an extension refreshed beyond a hold TTL.
+type ageless struct{ *memory.Gate }
+
+func (g ageless) Acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) ([]booking.Claim, error) {
+	claims, err := g.Gate.Acquire(ctx, showID, token, seatIDs, ttl)
+	for i := range claims {
+		claims[i].Age = 0
+	}
+	return claims, err
+}
+
+// TestAgelessClaimRepaired: a stale claim whose age the gate cannot tell is
+// repaired once the buyer has seen it for ClaimGrace, not waited on forever.
+func TestAgelessClaimRepaired(t *testing.T) {
+	store, seats := newStore(t)
+	gate := ageless{memory.NewGate()}
+	const grace = 100 * time.Millisecond
+	svc := booking.NewService(store, gate, nil, booking.Config{Logger: quiet, ClaimGrace: grace})
+	gate.Acquire(t.Context(), "show", booking.NewID(), seats[:1], time.Hour)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if _, err := svc.Hold(ctx, booking.HoldRequest{UserID: "bob", SeatIDs: seats[:1]}); err != nil {
+		t.Fatalf("hold behind an ageless stale key: %v after %v", err, time.Since(start))
+	}
+	if d := time.Since(start); d < grace {
+		t.Errorf("hold took %v, want at least the grace of %v", d, grace)
+	}
+}
+
+// TestRefusedHoldKeepsTheTakenSeatsKeys: a hold the database refuses keeps
+// the gate keys of the seats it named as someone else's, so the buyers after
+// it are still turned away at the gate, and gives back the others.
+func TestRefusedHoldKeepsTheTakenSeatsKeys(t *testing.T) {
+	store, seats := newStore(t)
+	gate := memory.NewGate()
+	svc := booking.NewService(store, gate, nil, booking.Config{Logger: quiet})
+	// Alice's hold is in the database only, as after Redis lost its keys.
+	if _, err := store.Store.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: showOf(t, store, seats[0]),
+		UserID: "alice", SeatIDs: seats[:1], TTL: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:2]}); !errors.Is(err, booking.ErrSeatUnavailable) {
+		t.Fatalf("got %v, want ErrSeatUnavailable from the database", err)
+	}
+	holds := store.holds.Load()
+	for range 20 {
+		if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: seats[:1]}); !errors.Is(err, booking.ErrSeatUnavailable) {
+			t.Fatalf("got %v, want ErrSeatUnavailable", err)
+		}
+	}
+	if n := store.holds.Load() - holds; n != 0 {
+		t.Errorf("%d of 20 refused buyers reached the store's Hold, want none: the gate still has the seat", n)
+	}
+	if claims, _ := gate.Acquire(t.Context(), "show", booking.NewID(), seats[1:2], time.Minute); len(claims) != 0 {
+		t.Errorf("the seat bob did not get is still claimed: %v", claims)
+	}
+}

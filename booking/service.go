@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 )
@@ -204,9 +205,12 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		return Hold{}, err
 	}
 	token := NewID()
+	// Requests the gate turns away because of this hold's keys learn its
+	// outcome from its flight; one the gate turned away has no keys to learn of.
 	fl := s.flights.start(token)
 	if err := s.pass(ctx, showID, token, seatIDs, began); err != nil {
 		fl.end(time.Time{}, false)
+		s.flights.forget(token)
 		return Hold{}, s.labelled(err)
 	}
 	stored := time.Now()
@@ -216,7 +220,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	})
 	fl.end(stored, err == nil)
 	if err != nil {
-		s.release(ctx, showID, token, seatIDs)
+		s.keepOrRelease(ctx, showID, token, seatIDs, err)
 		return Hold{}, s.labelled(err)
 	}
 	s.schedule(ctx, h)
@@ -224,6 +228,26 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
 	}
 	return h, nil
+}
+
+// keepOrRelease deals with the gate keys of a hold the store did not make.
+// Keys of seats the database named as someone else's stay: they go on
+// turning buyers away, each refusal confirmed, where releasing them would let
+// the next buyers through to the database one write at a time (a storm after
+// Redis lost its keys, or behind a repaired claim whose hold was still on its
+// way). Keys of a hold whose outcome is unknown stay too: it may have been
+// made. The rest go.
+func (s *Service) keepOrRelease(ctx context.Context, showID, token string, seatIDs []string, err error) {
+	if errors.Is(err, ErrOutcomeUnknown) {
+		return
+	}
+	release := seatIDs
+	if e, ok := errors.AsType[*Error](err); ok && errors.Is(e.Kind, ErrSeatUnavailable) {
+		release = Unchanged(seatIDs, e.SeatIDs)
+	}
+	if len(release) > 0 {
+		s.release(ctx, showID, token, release)
+	}
 }
 
 // labelled adds the seats' labels to an error about seats.

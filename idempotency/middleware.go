@@ -260,7 +260,11 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	default:
 		// Rejected before it did anything, or failed: nothing to remember, and
 		// a retry runs anew; unless an earlier attempt answered this key.
-		earlier, lerr := m.cfg.Receipts.Receipt(ctx, p.scope, p.key)
+		// The request may have stopped at its deadline; the lookup gets a
+		// moment of its own, for a change that committed just then.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateLookup)
+		earlier, lerr := m.cfg.Receipts.Receipt(lctx, p.scope, p.key)
+		cancel()
 		if lerr == nil {
 			m.replay(w, r, p, earlier, true)
 			m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, earlier) })
@@ -371,7 +375,7 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 }
 
 // takeBack removes the mark of a claim that failed, if it was set after all.
-// It tries for as long as such a mark would live, or until Close.
+// It waits for the markers as long as such a mark would live, or until Close.
 func (m *Middleware) takeBack(id, lease string) {
 	ctx, cancel := context.WithTimeout(m.bgCtx, m.cfg.LeaseTTL)
 	defer cancel()
@@ -388,13 +392,19 @@ func (m *Middleware) markerContext(ctx context.Context) (context.Context, contex
 	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.MarkerTimeout)
 }
 
+// complete caches a finished answer in the markers, a refusal no longer than
+// the database keeps it.
 func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.Receipt) {
 	if !m.markers.Allow() {
 		return
 	}
+	ttl := m.cfg.CacheTTL
+	if isRefusal(r.Response) {
+		ttl = min(ttl, m.cfg.RefusalTTL)
+	}
 	ctx, cancel := m.markerContext(ctx)
 	defer cancel()
-	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, m.cfg.CacheTTL); err != nil {
+	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, ttl); err != nil {
 		m.markers.Failed(err)
 	}
 }
@@ -408,6 +418,15 @@ func (m *Middleware) abandon(ctx context.Context, id, lease string) {
 	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
 		m.markers.Failed(err)
 	}
+}
+
+// lateLookup bounds the receipt lookup of a request that failed, which may
+// have reached its deadline already.
+const lateLookup = 250 * time.Millisecond
+
+// isRefusal reports whether a stored answer is a 409 or 410.
+func isRefusal(stored []byte) bool {
+	return bytes.HasPrefix(stored, []byte("409\n")) || bytes.HasPrefix(stored, []byte("410\n"))
 }
 
 // isSuccess: the request did what it asked.

@@ -426,7 +426,8 @@ func TestKeyReusedWithSameRefusal(t *testing.T) {
 }
 
 // TestRefusalsKeptShorter: a refusal's answer is kept for RefusalTTL, then
-// forgotten, and the retry is judged afresh; a success's stays for TTL.
+// forgotten, by the markers too, and the retry is judged afresh; a success's stays
+// for TTL.
 func TestRefusalsKeptShorter(t *testing.T) {
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
 	if err != nil {
@@ -437,7 +438,7 @@ func TestRefusalsKeptShorter(t *testing.T) {
 	refuse.Store(true)
 	const refusalTTL = 50 * time.Millisecond
 	m := idempotency.New(idempotency.Config{
-		Receipts: store, Batch: store, Markers: memory.NewMarkers(0), RefusalTTL: refusalTTL, CacheTTL: time.Millisecond,
+		Receipts: store, Batch: store, Markers: memory.NewMarkers(0), RefusalTTL: refusalTTL,
 		Scope: func(*http.Request, []byte) (string, error) { return "alice", nil },
 		Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
 	})

@@ -3,9 +3,11 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
+	"seatmanager/booking"
 	"seatmanager/internal/batch"
 )
 
@@ -76,6 +78,9 @@ func (s *Store) submit(ctx context.Context, c change) (any, error) {
 	if errors.Is(err, batch.ErrClosed) {
 		return nil, errClosed
 	}
+	if _, ok := errors.AsType[*batch.UnknownError](err); ok {
+		return nil, fmt.Errorf("%w: %w", booking.ErrOutcomeUnknown, err)
+	}
 	return res, err
 }
 
@@ -87,6 +92,9 @@ func (s *Store) writeBatch(ctx context.Context, changes []change) []batch.Result
 	results, err := s.tryBatch(ctx, changes)
 	var notCommitted *batchError
 	if err != nil && errors.As(err, &notCommitted) && unavailable(err) && ctx.Err() == nil {
+		// The pool pings only connections idle for a while: after a restart,
+		// the next one it hands out may be dead too.
+		s.pool.Reset()
 		results, err = s.tryBatch(ctx, changes)
 	}
 	if err == nil {
@@ -102,6 +110,9 @@ func (s *Store) writeBatch(ctx context.Context, changes []change) []batch.Result
 	// Alone, the error is the change's own. A batch whose commit may have
 	// happened (the connection failed on the way) must not run again: its
 	// changes' outcome is unknown, as the error says.
+	if !errors.As(err, &notCommitted) {
+		err = fmt.Errorf("%w: %w", booking.ErrOutcomeUnknown, err)
+	}
 	out := make([]batch.Result[any], len(changes))
 	for i := range out {
 		out[i].Err = err

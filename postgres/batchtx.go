@@ -251,7 +251,10 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
-		if _, refused := errors.AsType[*pgconn.PgError](err); refused {
+		// A statement the server refused (severity ERROR) aborted the
+		// transaction, COMMIT included. A FATAL one (a shutdown) ends the
+		// session, and may come after COMMIT went through.
+		if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && pgErr.Severity == "ERROR" {
 			return nil, &batchError{err}
 		}
 		return nil, err

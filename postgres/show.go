@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
 )
 
 // availableSQL is the status a seat shows buyers: a hold past its expiry counts as
@@ -218,6 +220,9 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 // every refusal, so concurrent calls share one read (see readTaken).
 func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
 	taken, err := s.taken.Get(ctx, seatIDs)
+	if errors.Is(err, batch.ErrClosed) {
+		err = errClosed
+	}
 	return taken, wrap(err, "read seat statuses")
 }
 

@@ -48,8 +48,10 @@ func execReceipt(ctx context.Context, tx *txn, now int64, r booking.Receipt, ttl
 // Receipt returns the receipt kept for a key, or booking.ErrNotFound.
 func (s *Store) Receipt(ctx context.Context, scope, key string) (booking.Receipt, error) {
 	r := booking.Receipt{Scope: scope, Key: key}
-	err := s.read.QueryRowContext(ctx, `SELECT fingerprint, response FROM receipts
-		WHERE scope = ? AND key = ? AND expires_at > (`+nowSQL+`)`, scope, key).Scan(&r.Fingerprint, &r.Response)
+	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
+		return tx.QueryRowContext(ctx, `SELECT fingerprint, response FROM receipts
+			WHERE scope = ? AND key = ? AND expires_at > ?`, scope, key, now).Scan(&r.Fingerprint, &r.Response)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, booking.ErrNotFound
 	}

@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"seatmanager/booking"
+	"seatmanager/internal/batch"
 )
 
 // availableSQL is the status a seat shows buyers: a hold past its expiry counts as
@@ -173,6 +175,9 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *txn, now int64) error)
 // every refusal, so concurrent calls share one read (see readTaken).
 func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
 	taken, err := s.taken.Get(ctx, seatIDs)
+	if errors.Is(err, batch.ErrClosed) {
+		err = errClosed
+	}
 	return taken, wrap(err, "read seat statuses")
 }
 

@@ -13,9 +13,24 @@ import (
 // writer's transactions are plain BEGIN IMMEDIATE … COMMIT statements on a
 // connection only the writer holding its turn uses. A read transaction (tx set)
 // runs on the reader pool and prepares nothing.
+//
+// A write transaction's statements run under its group's context (group),
+// whatever context they are given: one caller's deadline must not interrupt a
+// statement of the group's transaction, which SQLite may answer by rolling
+// back the whole of it, its neighbours' work included. A caller whose
+// deadline passed before its turn is not run at all (runJob).
 type txn struct {
-	tx   *sql.Tx
-	prep *prepared
+	tx    *sql.Tx
+	prep  *prepared
+	group context.Context
+}
+
+// ctxFor is the context a statement runs under.
+func (t *txn) ctxFor(ctx context.Context) context.Context {
+	if t.group != nil {
+		return t.group
+	}
+	return ctx
 }
 
 // prepared keeps the statements prepared on the writer's connection.
@@ -51,6 +66,7 @@ func (p *prepared) close() {
 
 // ExecContext runs query in the transaction.
 func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.ctxFor(ctx)
 	if t.tx != nil {
 		return t.tx.ExecContext(ctx, query, args...)
 	}
@@ -63,6 +79,7 @@ func (t *txn) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 
 // QueryContext runs query in the transaction.
 func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.ctxFor(ctx)
 	if t.tx != nil {
 		return t.tx.QueryContext(ctx, query, args...)
 	}
@@ -75,6 +92,7 @@ func (t *txn) QueryContext(ctx context.Context, query string, args ...any) (*sql
 
 // QueryRowContext runs query in the transaction.
 func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.ctxFor(ctx)
 	if t.tx != nil {
 		return t.tx.QueryRowContext(ctx, query, args...)
 	}
@@ -87,6 +105,6 @@ func (t *txn) QueryRowContext(ctx context.Context, query string, args ...any) *s
 
 // execScript runs SQL of many statements (a migration), unprepared.
 func (t *txn) execScript(ctx context.Context, script string) error {
-	_, err := t.prep.conn.ExecContext(ctx, script)
+	_, err := t.prep.conn.ExecContext(t.ctxFor(ctx), script)
 	return err
 }

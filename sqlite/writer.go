@@ -33,12 +33,14 @@ var errClosed = errors.New("sqlite: store closed")
 // newWriter returns the queue of write transactions: one writer, which owns
 // the write connection, commits them in groups.
 func (s *Store) newWriter() *batch.Queue[job, struct{}] {
-	return batch.New(batch.Config[job, struct{}]{Max: groupMax, Run: s.commitGroup})
+	// A job writes its results into its caller's variables, so its caller
+	// waits for it once it runs; the group's context bounds that.
+	return batch.New(batch.Config[job, struct{}]{Max: groupMax, Run: s.commitGroup, AwaitRunning: true})
 }
 
 // inTx runs fn as one write transaction, given the database clock, in the
 // writer's next group. If ctx ends before the group runs, fn never runs; if it
-// ends while the group commits, inTx says the outcome is unknown.
+// ends while the group runs, inTx waits for the group's outcome.
 func (s *Store) inTx(ctx context.Context, fn func(tx *txn, now int64) error) error {
 	_, err := s.writer.Do(ctx, job{ctx: ctx, fn: fn})
 	if errors.Is(err, batch.ErrClosed) {
@@ -51,7 +53,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn, now int64) error) err
 // is the group's, not its callers': one caller going away must not abort the
 // others' commit.
 func (s *Store) commitGroup(ctx context.Context, group []job) []batch.Result[struct{}] {
-	tx := &txn{prep: s.writes}
+	tx := &txn{prep: s.writes, group: ctx}
 	errs := make([]error, len(group))
 	err := func() error {
 		if _, err := tx.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {

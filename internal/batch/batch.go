@@ -37,6 +37,11 @@ type Config[In, Out any] struct {
 	Workers int
 	// Timeout bounds a batch whose jobs have no deadline. Default 30s.
 	Timeout time.Duration
+	// AwaitRunning makes a caller whose context ends while its job's batch
+	// runs wait for the outcome anyway, for jobs that write into their
+	// callers' variables. The batch's own context ends at the latest of its
+	// jobs' deadlines, which bounds the wait.
+	AwaitRunning bool
 	// Exclusive, if set, names what a job must have to itself in its batch
 	// (the seats it changes, say): a job naming something an earlier job of
 	// the batch named waits for a later batch, so that it is judged on what
@@ -53,12 +58,14 @@ type Queue[In, Out any] struct {
 	once    sync.Once
 }
 
-// The states of a job: a job leaves queued exactly once, either taken into a
-// batch by a worker or withdrawn by its caller whose context ended first.
+// The states of a job: a job leaves queued exactly once: taken into a batch
+// by a worker, dropped by a worker because its caller's context ended, or
+// withdrawn by its caller whose context ended first.
 const (
 	queued int32 = iota
 	taken
 	withdrawn
+	dropped // by a worker, its caller's context having ended: it never ran
 )
 
 type job[In, Out any] struct {
@@ -113,8 +120,11 @@ func (q *Queue[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	case r := <-j.done:
 		return r.Value, r.Err
 	case <-ctx.Done():
-		if j.state.CompareAndSwap(queued, withdrawn) {
+		if j.state.CompareAndSwap(queued, withdrawn) || j.state.Load() == dropped {
 			return zero, ctx.Err()
+		}
+		if q.cfg.AwaitRunning {
+			return q.await(j)
 		}
 		select {
 		case r := <-j.done: // it finished just now
@@ -178,6 +188,12 @@ func (q *Queue[In, Out]) work() {
 		held := later
 		later = nil
 		for _, j := range held {
+			// A job whose caller stopped waiting must not hold its seats
+			// from the others.
+			if j.ctx.Err() != nil {
+				q.drop(j)
+				continue
+			}
 			if !b.add(j) {
 				later = append(later, j)
 			}
@@ -193,8 +209,10 @@ func (q *Queue[In, Out]) work() {
 				return
 			}
 		}
+		// At most Max jobs are taken off the queue for one batch, whether they
+		// join it or wait: the queue's bound still holds callers back.
 	gather:
-		for !b.full() {
+		for taken := 0; !b.full() && taken < q.cfg.Max; taken++ {
 			select {
 			case j := <-q.jobs:
 				if !b.add(j) {
@@ -213,11 +231,12 @@ func (q *Queue[In, Out]) run(jobs []*job[In, Out]) {
 	live := jobs[:0]
 	var deadline time.Time
 	for _, j := range jobs {
-		if j.ctx.Err() != nil || !j.state.CompareAndSwap(queued, taken) {
-			if j.state.Load() != withdrawn {
-				j.done <- Result[Out]{Err: j.ctx.Err()}
-			}
+		if j.ctx.Err() != nil {
+			q.drop(j)
 			continue
+		}
+		if !j.state.CompareAndSwap(queued, taken) {
+			continue // withdrawn
 		}
 		live = append(live, j)
 		d, ok := j.ctx.Deadline()
@@ -240,6 +259,13 @@ func (q *Queue[In, Out]) run(jobs []*job[In, Out]) {
 	results := q.cfg.Run(ctx, ins)
 	for i, j := range live {
 		j.done <- results[i]
+	}
+}
+
+// drop answers a job whose caller's context ended, unless it withdrew.
+func (q *Queue[In, Out]) drop(j *job[In, Out]) {
+	if j.state.CompareAndSwap(queued, dropped) {
+		j.done <- Result[Out]{Err: j.ctx.Err()}
 	}
 }
 

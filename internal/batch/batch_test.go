@@ -287,3 +287,24 @@ func TestLookupReadsOnceForMany(t *testing.T) {
 		}
 	}
 }
+
+// TestAwaitRunning: with AwaitRunning, a caller that leaves while its batch
+// runs still hears the batch's outcome.
+func TestAwaitRunning(t *testing.T) {
+	r := newRecorder(true)
+	q := New(Config[string, string]{Run: r.run, AwaitRunning: true})
+	defer q.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	res := doAsync(ctx, q, "slow")
+	<-r.started
+	cancel()
+	select {
+	case got := <-res:
+		t.Fatalf("Do returned %v before its batch ended", got)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(r.gate)
+	if got := <-res; got.Err != nil || got.Value != "done slow" {
+		t.Errorf("got %+v, want the batch's outcome", got)
+	}
+}

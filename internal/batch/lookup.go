@@ -2,9 +2,9 @@ package batch
 
 import "context"
 
-// Lookup answers concurrent lookups of keys with one read for all of them:
-// while one read runs, the lookups that arrive wait for the next, which reads
-// every key they ask for at once. A lookup's read begins after it was asked,
+// Lookup answers concurrent lookups of keys with few reads: while its
+// readers are busy, the lookups that arrive wait for the next free one, which
+// reads every key they ask for at once. A lookup's read begins after it was asked,
 // so it sees everything committed before.
 type Lookup[K comparable, V any] struct {
 	q *Queue[[]K, map[K]V]

@@ -20,6 +20,8 @@ type Receipt struct {
 }
 
 // Idempotent asks a seat change to store its receipt in its own transaction.
+// It carries how to render the answer because the store, not the HTTP layer,
+// is the one that must write it, in the same transaction as the change.
 type Idempotent struct {
 	Scope       string
 	Key         string
@@ -43,19 +45,4 @@ func (i *Idempotent) Receipt(result any) (Receipt, error) {
 		return Receipt{}, err
 	}
 	return Receipt{Scope: i.Scope, Key: i.Key, Fingerprint: i.Fingerprint, Response: resp}, nil
-}
-
-// DistinctReceipts drops all but the first receipt of each key, for stores that
-// cannot write one key twice in one statement.
-func DistinctReceipts(rs []Receipt) []Receipt {
-	type id struct{ scope, key string }
-	seen := make(map[id]bool, len(rs))
-	out := rs[:0:0]
-	for _, r := range rs {
-		if k := (id{r.Scope, r.Key}); !seen[k] {
-			seen[k] = true
-			out = append(out, r)
-		}
-	}
-	return out
 }

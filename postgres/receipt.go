@@ -91,7 +91,7 @@ func (s *Store) SaveReceipts(ctx context.Context, rs []booking.Receipt, ttl time
 	if len(rs) == 0 {
 		return nil, nil
 	}
-	distinct := booking.DistinctReceipts(rs)
+	distinct := distinctReceipts(rs)
 	scopes, keys, fps, resps := make([]string, len(distinct)), make([]string, len(distinct)), make([]string, len(distinct)), make([][]byte, len(distinct))
 	for i, r := range distinct {
 		scopes[i], keys[i], fps[i], resps[i] = r.Scope, r.Key, r.Fingerprint, r.Response
@@ -136,4 +136,19 @@ func (s *Store) SweepReceipts(ctx context.Context, limit int) (int, error) {
 		SELECT scope, key FROM receipts WHERE expires_at <= statement_timestamp()
 		LIMIT $1 FOR UPDATE SKIP LOCKED)`, limit)
 	return int(tag.RowsAffected()), wrap(err, "sweep receipts")
+}
+
+// distinctReceipts drops all but the first receipt of each key: one
+// statement cannot write a key twice.
+func distinctReceipts(rs []booking.Receipt) []booking.Receipt {
+	type id struct{ scope, key string }
+	seen := make(map[id]bool, len(rs))
+	out := rs[:0:0]
+	for _, r := range rs {
+		if k := (id{r.Scope, r.Key}); !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -33,6 +33,8 @@ var (
 	// comes with the cause (a deadline, ErrUnavailable); a retry of the same
 	// Idempotency-Key finds out which.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrPruned: the events asked for are older than the event log keeps.
+	ErrPruned = errors.New("events no longer kept")
 )
 
 // Error is a failure the caller caused or can act on. Detail is written for the

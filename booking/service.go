@@ -3,6 +3,7 @@ package booking
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -15,6 +16,12 @@ type Catalog interface {
 	// SeatShows maps each seat id that exists to its show and label; unknown
 	// ids are absent.
 	SeatShows(ctx context.Context, seatIDs []string) (map[string]SeatRef, error)
+	// ShowSeq returns the seq of a show's latest event; ErrNotFound for an
+	// unknown show.
+	ShowSeq(ctx context.Context, showID string) (int64, error)
+	// Events returns up to limit events of a show with seq greater than
+	// afterSeq, in order.
+	Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]Event, error)
 	// TakenSeats maps each of seatIDs that is held or booked now, by the
 	// database clock, to its show. The Service asks it to confirm every
 	// refusal at the gate, so a store should serve concurrent calls cheaply.
@@ -97,6 +104,9 @@ type Config struct {
 	// OnRepair, if set, observes the gate claims removed because the
 	// database contradicted them.
 	OnRepair func(claims int)
+	// OnChange, if set, is told of each show whose seats a change of this
+	// service changed, once it committed: it wakes the live seat maps.
+	OnChange func(showID string)
 }
 
 func (c Config) withDefaults() Config {
@@ -121,6 +131,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OnRepair == nil {
 		c.OnRepair = func(int) {}
+	}
+	if c.OnChange == nil {
+		c.OnChange = func(string) {}
 	}
 	return c
 }
@@ -193,6 +206,50 @@ func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
 	return m, err
 }
 
+// MaxEventsPage bounds the events one Events call returns.
+const MaxEventsPage = 1000
+
+// EventPage is events of a show, and the show's seq when they were read.
+type EventPage struct {
+	ShowID string
+	Seq    int64
+	Events []Event
+}
+
+// Events returns up to limit events of a show after afterSeq, in order. It
+// fails with ErrPruned once the log no longer has the first of them.
+func (s *Service) Events(ctx context.Context, showID string, afterSeq int64, limit int) (EventPage, error) {
+	id, ok := ParseID(showID)
+	if !ok {
+		return EventPage{}, Invalidf("show id %q is not a UUID", clip(showID))
+	}
+	if afterSeq < 0 {
+		return EventPage{}, Invalidf("sinceSeq must not be negative")
+	}
+	if limit < 1 || limit > MaxEventsPage {
+		return EventPage{}, Invalidf("limit must be from 1 to %d", MaxEventsPage)
+	}
+	seq, err := s.store.ShowSeq(ctx, id)
+	if err != nil {
+		return EventPage{}, err
+	}
+	if afterSeq > seq {
+		return EventPage{}, Invalidf("sinceSeq %d is ahead of the show's latest event %d", afterSeq, seq)
+	}
+	events, err := s.store.Events(ctx, id, afterSeq, limit)
+	if err != nil {
+		return EventPage{}, err
+	}
+	if afterSeq < seq && (len(events) == 0 || events[0].Seq != afterSeq+1) {
+		return EventPage{}, &Error{Kind: ErrPruned, Detail: fmt.Sprintf(
+			"the events after %d are no longer kept; read the seat map (or open the live socket without sinceSeq) to start again", afterSeq)}
+	}
+	if n := len(events); n > 0 {
+		seq = max(seq, events[n-1].Seq)
+	}
+	return EventPage{ShowID: id, Seq: seq, Events: events}, nil
+}
+
 // Hold holds all of req.SeatIDs for req.UserID, or none of them.
 func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	began := time.Now()
@@ -223,6 +280,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		s.keepOrRelease(ctx, showID, token, seatIDs, err)
 		return Hold{}, s.labelled(err)
 	}
+	s.cfg.OnChange(showID)
 	s.schedule(ctx, h)
 	for _, lapsed := range h.Lapsed {
 		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
@@ -337,7 +395,11 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 		BookingID: NewID(), ShowID: showID, UserID: req.UserID,
 		HoldToken: canonicalToken(req.HoldToken), SeatIDs: seatIDs, Idempotent: req.Idempotent,
 	})
-	return b, s.labelled(err)
+	if err != nil {
+		return Booking{}, s.labelled(err)
+	}
+	s.cfg.OnChange(showID)
+	return b, nil
 }
 
 // Release frees seats that req.UserID holds: all of them, or none.
@@ -357,6 +419,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	if err != nil {
 		return Release{}, s.labelled(err)
 	}
+	s.cfg.OnChange(showID)
 	byToken := make(map[string][]string)
 	for i, token := range r.HoldTokens {
 		byToken[token] = append(byToken[token], r.SeatIDs[i])

@@ -33,7 +33,9 @@ type Worker struct {
 	Batch int
 	// OnRelease observes every release. Optional.
 	OnRelease booking.ReleaseFunc
-	Logger    *slog.Logger
+	// OnChange is told of each show whose seats a release freed. Optional.
+	OnChange func(showID string)
+	Logger   *slog.Logger
 	// Retry schedules a notice again when one came before its hold lapsed by
 	// the database clock (clocks of Redis and the database differ a little).
 	// Optional; without it, the sweep takes over.
@@ -155,6 +157,9 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) observe(path string, l booking.Lapse) {
 	if w.OnRelease != nil {
 		w.OnRelease(path, len(l.SeatIDs), l.ReleasedAt.Sub(l.ExpiredAt))
+	}
+	if w.OnChange != nil {
+		w.OnChange(l.ShowID)
 	}
 }
 

@@ -56,6 +56,8 @@ var (
 		"The database cannot be reached right now. Retry after the Retry-After seconds, with the same Idempotency-Key: if the request took effect after all, the retry gets its answer; if not, it runs then."}
 	problemTimeout = problemType{"timeout", http.StatusServiceUnavailable, "Request timed out",
 		"The request did not finish within the server's deadline (SEATD_REQUEST_TIMEOUT). It may still take effect: retry after the Retry-After seconds with the same Idempotency-Key to get its outcome."}
+	problemPruned = problemType{"events-pruned", http.StatusGone, "Events no longer kept",
+		"The events after sinceSeq are older than the event log keeps (SEATD_EVENT_RETENTION). Read the seat map, or open the live socket without sinceSeq, to start again from the seats as they are."}
 	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
 		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
 )
@@ -67,7 +69,7 @@ func init() {
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
 		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded,
-		problemUnavailable, problemTimeout, problemInternal,
+		problemUnavailable, problemTimeout, problemPruned, problemInternal,
 	} {
 		problemTypes[p.slug] = p
 	}
@@ -85,6 +87,7 @@ var problems = []struct {
 	{booking.ErrSeatUnavailable, problemSeatsUnavailable, ""},
 	{booking.ErrHoldExpired, problemHoldExpired, ""},
 	{booking.ErrLimitReached, problemLimitReached, ""},
+	{booking.ErrPruned, problemPruned, ""},
 	{booking.ErrUnavailable, problemUnavailable, "the database cannot be reached; retry shortly"},
 	{idempotency.ErrKeyMissing, problemKeyMissing, ""},
 	{idempotency.ErrKeyInvalid, problemKeyInvalid, ""},

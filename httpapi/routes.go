@@ -11,6 +11,10 @@ import (
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/seats/shows", s.handleShows)
 	s.mux.HandleFunc("GET /api/seats/{showId}", s.handleSeatMap)
+	s.mux.HandleFunc("GET /api/seats/{showId}/events", s.handleEvents)
+	if s.live != nil {
+		s.mux.HandleFunc(livePattern, s.handleLive)
+	}
 	s.change("POST /api/seats/hold-bulk", s.handleHold)
 	s.change("POST /api/seats/book-bulk", s.handleBook)
 	s.change("POST /api/seats/release-bulk", s.handleRelease)

@@ -12,6 +12,7 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/idempotency"
+	"seatmanager/live"
 )
 
 // Config tunes a Server. Zero values take the defaults.
@@ -39,6 +40,8 @@ type Config struct {
 	// problem rather than waiting on a database that does not answer.
 	// Default 5s.
 	RequestTimeout time.Duration
+	// Live, if set, serves the live seat maps.
+	Live *live.Hub
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
 	// ObserveRequest, if set, is told of every answered request: its route
@@ -55,6 +58,7 @@ type Server struct {
 	timeout time.Duration
 	log     *slog.Logger
 	once    *idempotency.Middleware
+	live    *live.Hub
 	// postOnly are the paths under /api/seats/ that only take POST (see change).
 	postOnly map[string]bool
 
@@ -66,7 +70,7 @@ type Server struct {
 func NewServer(svc *booking.Service, cfg Config) *Server {
 	s := &Server{
 		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, timeout: cfg.RequestTimeout,
-		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{},
+		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{}, live: cfg.Live,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 5 * time.Second
@@ -114,10 +118,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observe(r.Pattern, r.Method, rec.status, d)
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
 	}()
-	ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
-	defer cancel()
-	r = r.WithContext(ctx)
 	h, pattern := s.mux.Handler(r)
+	if pattern != livePattern { // a socket lasts as long as its viewer
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	if pattern == "" {
 		h.ServeHTTP(&muxErrorWriter{statusWriter: rec, r: r, postOnly: s.postOnly}, r)
 		return

@@ -21,6 +21,12 @@ type Metrics struct {
 	seats        *prometheus.CounterVec
 	releaseDelay *prometheus.HistogramVec
 	repairs      prometheus.Counter
+	sockets      prometheus.Gauge
+	closes       *prometheus.CounterVec
+	frames       prometheus.Counter
+	events       prometheus.Counter
+	coalesced    prometheus.Counter
+	fanoutDelay  prometheus.Histogram
 }
 
 // New returns the metrics, with the Go runtime and process collectors.
@@ -50,7 +56,25 @@ func New() *Metrics {
 			Help: "Seat gate claims removed because the database called their seats free (left by requests that failed or died).",
 		}),
 	}
+	m.sockets = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "seatd_live_sockets", Help: "Open live seat-map sockets.",
+	})
+	m.closes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "seatd_live_socket_closes_total",
+		Help: "Live sockets closed, by why: client, slow (a frame not taken in time), shutdown, error.",
+	}, []string{"why"})
+	m.frames = prometheus.NewCounter(prometheus.CounterOpts{Name: "seatd_live_frames_total", Help: "Frames written to live sockets."})
+	m.events = prometheus.NewCounter(prometheus.CounterOpts{Name: "seatd_live_events_total", Help: "Seat events written to live sockets."})
+	m.coalesced = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "seatd_live_coalesced_total", Help: "Viewers that fell behind and got a snapshot instead of the events they missed.",
+	})
+	m.fanoutDelay = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "seatd_live_fanout_delay_seconds",
+		Help:    "Time from a seat change's commit to its frame's write to a socket.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14), // 0.5 ms to 4 s
+	})
 	m.reg.MustRegister(m.requests, m.holds, m.seats, m.releaseDelay, m.repairs,
+		m.sockets, m.closes, m.frames, m.events, m.coalesced, m.fanoutDelay,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -80,6 +104,33 @@ func methodLabel(method string) string {
 	}
 	return "other"
 }
+
+// SocketOpened counts a live socket in.
+func (m *Metrics) SocketOpened() { m.sockets.Inc() }
+
+// SocketClosed counts a live socket out, and why it closed.
+func (m *Metrics) SocketClosed(why string) {
+	m.sockets.Dec()
+	switch why {
+	case "client", "slow", "shutdown", "error":
+	default:
+		why = "other"
+	}
+	m.closes.WithLabelValues(why).Inc()
+}
+
+// FrameSent records a frame written to a socket: its events, and the delay
+// from the newest one's commit (not observed for a snapshot).
+func (m *Metrics) FrameSent(events int, delay time.Duration) {
+	m.frames.Inc()
+	if events > 0 {
+		m.events.Add(float64(events))
+		m.fanoutDelay.Observe(max(delay, 0).Seconds())
+	}
+}
+
+// Coalesced counts a viewer that fell behind and got a snapshot.
+func (m *Metrics) Coalesced() { m.coalesced.Inc() }
 
 // GateRepaired records gate claims removed because the database contradicted them.
 func (m *Metrics) GateRepaired(claims int) { m.repairs.Add(float64(claims)) }

@@ -195,6 +195,34 @@ func (s *Store) Reset(ctx context.Context) error {
 	return wrap(err, "reset")
 }
 
+// pruneEventsSQL deletes the events logged before $1. A show's events are
+// logged in seq order, so those to delete are the first of each show: the
+// primary key finds the first to keep, reading only those before it.
+const pruneEventsSQL = `
+DELETE FROM seat_events AS e
+USING (
+    SELECT sh.id, coalesce((SELECT k.seq FROM seat_events k WHERE k.show_id = sh.id AND k.at >= $1
+                            ORDER BY k.seq LIMIT 1), sh.seq + 1) AS keep
+    FROM shows sh
+) AS c
+WHERE e.show_id = c.id AND e.seq < c.keep`
+
+// PruneEvents deletes the events logged before before, and reports how many.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, pruneEventsSQL, before)
+	return int(tag.RowsAffected()), wrap(err, "prune events")
+}
+
+// ShowSeq implements booking.Catalog.
+func (s *Store) ShowSeq(ctx context.Context, showID string) (int64, error) {
+	var seq int64
+	err := s.pool.QueryRow(ctx, "SELECT seq FROM shows WHERE id = $1", showID).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, booking.NotFoundf("no show %s", showID)
+	}
+	return seq, wrap(err, "read show seq")
+}
+
 const eventsSQL = `
 SELECT seq, seat_id, status, coalesce(hold_token::text, ''), coalesce(booking_id::text, ''), at
 FROM seat_events

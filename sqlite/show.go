@@ -147,6 +147,41 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 	return events, wrap(rows.Err(), "read events")
 }
 
+// PruneEvents deletes the events logged before before, and reports how many.
+// A show's events are logged in seq order, so those to delete are the first
+// of each show, up to the first to keep.
+func (s *Store) PruneEvents(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.inTx(ctx, func(tx *txn, now int64) error {
+		shows, err := queryStrings(ctx, tx, "SELECT id FROM shows")
+		if err != nil {
+			return err
+		}
+		for _, show := range shows {
+			res, err := tx.ExecContext(ctx, `DELETE FROM seat_events WHERE show_id = ?1 AND seq < coalesce(
+				(SELECT seq FROM seat_events WHERE show_id = ?1 AND at >= ?2 ORDER BY seq LIMIT 1),
+				(SELECT seq + 1 FROM shows WHERE id = ?1))`, show, before.UnixMilli())
+			if err != nil {
+				return err
+			}
+			deleted, _ := res.RowsAffected()
+			n += deleted
+		}
+		return nil
+	})
+	return int(n), wrap(err, "prune events")
+}
+
+// ShowSeq implements booking.Catalog.
+func (s *Store) ShowSeq(ctx context.Context, showID string) (int64, error) {
+	var seq int64
+	err := s.read.QueryRowContext(ctx, "SELECT seq FROM shows WHERE id = ?", showID).Scan(&seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, booking.NotFoundf("no show %s", showID)
+	}
+	return seq, wrap(err, "read show seq")
+}
+
 // Reset deletes every show and everything of them (seats, holds, bookings,
 // events), and every stored answer: a demo or load-test database starts afresh.
 func (s *Store) Reset(ctx context.Context) error {

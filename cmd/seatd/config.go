@@ -31,6 +31,10 @@ type Config struct {
 	Demo            bool
 	DemoShows       int
 	DemoReset       bool
+	AllowedOrigins  []string
+	EventRetention  time.Duration
+	LivePoll        time.Duration
+	MaxSockets      int
 	PprofAddr       string
 	LogFormat       string
 	LogLevel        slog.Level
@@ -88,6 +92,14 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.DemoShows, "demo-shows", env.int("SEATD_DEMO_SHOWS", 4), "how many demo shows to seed, 120 seats each [SEATD_DEMO_SHOWS]")
 	fs.BoolVar(&cfg.DemoReset, "demo-reset", env.bool("SEATD_DEMO_RESET", false),
 		"delete every show, seat, hold, booking, event and stored answer, then seed the demo shows; for demo and load-test databases [SEATD_DEMO_RESET]")
+	origins := env.str("SEATD_ALLOWED_ORIGINS", "")
+	fs.StringVar(&origins, "allowed-origins", origins,
+		"comma-separated origins (host patterns, or scheme://host) besides seatd's own that may open live sockets [SEATD_ALLOWED_ORIGINS]")
+	fs.DurationVar(&cfg.EventRetention, "event-retention", env.duration("SEATD_EVENT_RETENTION", 48*time.Hour),
+		"how long seat events are kept for viewers that resume and for the events route [SEATD_EVENT_RETENTION]")
+	fs.DurationVar(&cfg.LivePoll, "live-poll-interval", env.duration("SEATD_LIVE_POLL_INTERVAL", time.Second),
+		"how often a watched show reads its event log unwoken, in case a change notice was lost [SEATD_LIVE_POLL_INTERVAL]")
+	fs.IntVar(&cfg.MaxSockets, "max-sockets", env.int("SEATD_MAX_SOCKETS", 20000), "most live sockets open at once [SEATD_MAX_SOCKETS]")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("SEATD_PPROF_ADDR", ""),
 		"serve net/http/pprof on this address (keep it on loopback); empty: off [SEATD_PPROF_ADDR]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
@@ -107,6 +119,11 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		// A production database starts empty unless asked otherwise.
 		cfg.Demo = !cfg.UsesPostgres()
 	}
+	for _, o := range strings.Split(origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+		}
+	}
 	for _, kv := range environ {
 		// SEATD_TEST_ variables belong to the tests' harness.
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "SEATD_") && !strings.HasPrefix(k, "SEATD_TEST_") && !env.read[k] {
@@ -124,6 +141,12 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		return cfg, fmt.Errorf("idempotency refusal ttl %v: must be at least 1s and at most the idempotency ttl (%v)", cfg.RefusalTTL, cfg.IdempotencyTTL)
 	case cfg.RequestTimeout < 100*time.Millisecond || cfg.RequestTimeout > time.Minute:
 		return cfg, fmt.Errorf("request timeout %v: must be between 100ms and 1m", cfg.RequestTimeout)
+	case cfg.EventRetention < time.Hour:
+		return cfg, fmt.Errorf("event retention %v: must be at least 1h", cfg.EventRetention)
+	case cfg.LivePoll < 10*time.Millisecond:
+		return cfg, fmt.Errorf("live poll interval %v: must be at least 10ms", cfg.LivePoll)
+	case cfg.MaxSockets < 1:
+		return cfg, fmt.Errorf("max sockets %d: must be at least 1", cfg.MaxSockets)
 	case cfg.DemoReset && !cfg.Demo:
 		return cfg, fmt.Errorf("demo reset needs the demo shows on (SEATD_DEMO=true)")
 	case cfg.MaxExtensions < 0:

@@ -25,6 +25,7 @@ import (
 	"seatmanager/httpapi"
 	"seatmanager/idempotency"
 	"seatmanager/internal/breaker"
+	"seatmanager/live"
 	"seatmanager/metrics"
 	"seatmanager/redis"
 )
@@ -93,9 +94,15 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 
 	m := metrics.New()
+	hub := live.New(live.Config{
+		Log: store, PollInterval: cfg.LivePoll, OriginPatterns: cfg.AllowedOrigins, MaxSockets: cfg.MaxSockets, Logger: log,
+		Observer: live.Observer{SocketOpened: m.SocketOpened, SocketClosed: m.SocketClosed, FrameSent: m.FrameSent, Coalesced: m.Coalesced},
+	})
+	remote, listen := changeNotices(acc, store, log)
+	announce := live.NewAnnouncer(hub, remote, log)
 	// Lapsed holds are released by expiry notices (Redis events, or in-process
 	// timers) and by the sweep; timers also retry notices that came early.
-	worker := &expiry.Worker{Store: store, SweepInterval: cfg.SweepInterval, OnRelease: m.HoldReleased, Logger: log}
+	worker := &expiry.Worker{Store: store, SweepInterval: cfg.SweepInterval, OnRelease: m.HoldReleased, OnChange: announce.Changed, Logger: log}
 	timers := expiry.NewTimers(func(_ context.Context, token string) {
 		worker.Notify(token, booking.ReleasedByTimer)
 	})
@@ -113,12 +120,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	svc := booking.NewService(store, gate, sched, booking.Config{
 		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions,
-		Logger: log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired,
+		Logger: log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired, OnChange: announce.Changed,
 	})
 	api := httpapi.NewServer(svc, httpapi.Config{
 		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,
 		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
-		Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
+		Live: hub, Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
 	})
 	srv := &http.Server{
 		Handler:           api,
@@ -135,6 +142,13 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	g.Go(func() error { return (&idempotency.Sweeper{Store: store, Logger: log}).Run(gctx) })
 	g.Go(func() error { return worker.Run(gctx) })
 	g.Go(func() error { return timers.Run(gctx) })
+	g.Go(func() error { return announce.Run(gctx) })
+	g.Go(func() error {
+		return (&live.Pruner{Store: store, Retention: cfg.EventRetention, Logger: log}).Run(gctx)
+	})
+	if listen != nil {
+		g.Go(func() error { return listen(gctx, hub.Wake) })
+	}
 	if acc.listener != nil {
 		g.Go(func() error { return acc.listener.Run(gctx) })
 	}
@@ -153,6 +167,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 		defer cancel()
 		err := srv.Shutdown(sctx)
+		// The sockets, which Shutdown does not wait for, go once the other
+		// requests have finished.
+		hub.Close()
 		api.Close()
 		return err
 	})

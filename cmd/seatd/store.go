@@ -13,6 +13,7 @@ import (
 	"seatmanager/expiry"
 	"seatmanager/idempotency"
 	"seatmanager/internal/breaker"
+	"seatmanager/live"
 	"seatmanager/memory"
 	"seatmanager/postgres"
 	"seatmanager/redis"
@@ -30,6 +31,7 @@ type store interface {
 	Ping(ctx context.Context) error
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
 	Reset(ctx context.Context) error
+	PruneEvents(ctx context.Context, before time.Time) (int, error)
 	Close() error
 }
 
@@ -59,7 +61,9 @@ type accelerators struct {
 	// stand in for them.
 	holdKeys booking.Scheduler
 	listener *redis.Listener
-	close    func()
+	// changes carries change notices to and from the other instances.
+	changes *redis.Changes
+	close   func()
 }
 
 // openAccelerators returns them in Redis when a Redis URL is configured, else in
@@ -96,8 +100,28 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 		markers:  redis.NewMarkers(ap, cfg.RedisPrefix),
 		holdKeys: redis.NewHoldKeys(ap, cfg.RedisPrefix),
 		listener: &redis.Listener{Client: client, DB: client.Options().DB, Prefix: cfg.RedisPrefix, Logger: log},
+		changes:  &redis.Changes{Client: client, Channel: cfg.RedisPrefix + "changes"},
 		close:    func() { client.Close() },
 	}, nil
+}
+
+// changeNotices returns how this instance tells the others of seat changes
+// and hears of theirs: Redis pub/sub with Redis, else PostgreSQL
+// LISTEN/NOTIFY, else (one SQLite instance) nothing.
+func changeNotices(acc accelerators, s store, log *slog.Logger) (live.Remote, func(ctx context.Context, wake func(string)) error) {
+	switch {
+	case acc.changes != nil:
+		return acc.changes, acc.changes.Listen
+	case isPostgres(s):
+		c := s.(*postgres.Store).Changes(log)
+		return c, c.Listen
+	}
+	return nil, nil
+}
+
+func isPostgres(s store) bool {
+	_, ok := s.(*postgres.Store)
+	return ok
 }
 
 func storeName(cfg Config) string {

@@ -1,0 +1,203 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"seatmanager/booking"
+)
+
+// ErrTooManySockets: the instance has MaxSockets open; the viewer should
+// try again later (or another instance).
+var ErrTooManySockets = fmt.Errorf("too many viewers on this instance: %w", booking.ErrUnavailable)
+
+// Serve upgrades r to a WebSocket and streams the show to it: a snapshot,
+// then every event in seq order. With since, a viewer that reconnects gets
+// exactly the events after since, with no snapshot, while the log still has
+// them. An error it returns comes before the upgrade, for the caller to
+// answer: booking.ErrNotFound for an unknown show, booking.ErrInvalid for a
+// since ahead of the show, ErrTooManySockets. After the upgrade it answers
+// everything itself and returns nil once the socket is closed.
+func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, showID string, since *int64) error {
+	if !h.admit() {
+		return ErrTooManySockets
+	}
+	defer h.release()
+	f, err := h.join(r.Context(), showID)
+	if err != nil {
+		return err
+	}
+	defer h.leave(f)
+	next := int64(-1) // a snapshot first
+	var backlog [][]byte
+	if since != nil {
+		if *since > f.current() && !f.awaitSeq(r.Context(), *since, time.Second) {
+			return booking.Invalidf("sinceSeq %d is ahead of the show's latest event %d", *since, f.current())
+		}
+		backlog, next, err = h.backlog(r.Context(), f, *since)
+		if err != nil {
+			return err
+		}
+	}
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	if err != nil {
+		// Accept has answered already (403 for a foreign origin, 426 for a
+		// request that is no upgrade).
+		h.cfg.Logger.Debug("websocket not accepted", "show", showID, "err", err)
+		return nil
+	}
+	h.cfg.Observer.SocketOpened()
+	why := h.stream(c, f, next, backlog)
+	h.cfg.Observer.SocketClosed(why)
+	return nil
+}
+
+// admit counts a socket in, unless there are too many or the hub is closed.
+func (h *Hub) admit() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || h.sockets >= h.cfg.MaxSockets {
+		return false
+	}
+	h.sockets++
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Hub) release() {
+	h.mu.Lock()
+	h.sockets--
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// backlog returns, as frames, the events after since that the feed's recent
+// frames no longer reach, read from the log, and the seq they bring the
+// viewer to. If the log does not have them all any more, or they are too
+// many, the viewer gets a snapshot instead (seq -1).
+func (h *Hub) backlog(ctx context.Context, f *feed, since int64) ([][]byte, int64, error) {
+	u, err := h.readBacklog(ctx, f, since)
+	frames := make([][]byte, len(u.frames))
+	for i, fr := range u.frames {
+		frames[i] = fr.data
+	}
+	return frames, u.seq, err
+}
+
+// readBacklog is backlog, as an update.
+func (h *Hub) readBacklog(ctx context.Context, f *feed, since int64) (update, error) {
+	f.mu.Lock()
+	start := f.seq + 1
+	if len(f.ring) > 0 {
+		start = f.ring[0].first()
+	}
+	f.mu.Unlock()
+	u := update{seq: since}
+	if start-1-since > h.cfg.MaxBacklog {
+		return update{seq: -1}, nil
+	}
+	for u.seq+1 < start {
+		events, err := h.cfg.Log.Events(ctx, f.show, u.seq, min(pageSize, int(start-1-u.seq)))
+		if err != nil {
+			return update{}, err
+		}
+		if len(events) == 0 || events[0].Seq != u.seq+1 {
+			return update{seq: -1}, nil // pruned: a snapshot
+		}
+		u.frames = append(u.frames, outFrame{encodeEvents(f.show, events), len(events)})
+		u.seq = events[len(events)-1].Seq
+		u.newest = events[len(events)-1].At
+	}
+	return u, nil
+}
+
+// stream writes the viewer's frames until it leaves, falls too far behind to
+// take them, or the hub closes, and says which.
+func (h *Hub) stream(c *websocket.Conn, f *feed, next int64, backlog [][]byte) string {
+	// Viewers send nothing; reading is what answers pings and notices the
+	// peer's close. Its context must not be the hub's: a read whose context
+	// ends drops the connection, and a hub closing says "going away" first.
+	ctx := c.CloseRead(context.Background())
+	for _, b := range backlog {
+		if why := h.write(ctx, c, b); why != "" {
+			return why
+		}
+	}
+	ping := time.NewTicker(h.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		if h.ctx.Err() != nil {
+			return h.end(c, "shutdown")
+		}
+		u := f.since(next)
+		if u.snapshot && next >= 0 {
+			// Behind the recent frames: the log has the events still,
+			// unless the viewer is very far behind; then a snapshot, the
+			// latest status of each seat, takes their place.
+			if b, err := h.readBacklog(ctx, f, next); err == nil && b.seq >= 0 {
+				u = b
+			} else {
+				h.cfg.Observer.Coalesced()
+			}
+		}
+		for _, fr := range u.frames {
+			if why := h.write(ctx, c, fr.data); why != "" {
+				return why
+			}
+			h.cfg.Observer.FrameSent(fr.events, time.Since(u.newest))
+		}
+		next = u.seq
+		if len(u.frames) > 0 {
+			continue
+		}
+		select {
+		case <-u.wait:
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return h.end(c, "error")
+			}
+		case <-ctx.Done():
+			return h.end(c, "client")
+		case <-h.ctx.Done():
+			return h.end(c, "shutdown")
+		}
+	}
+}
+
+// write writes one frame within WriteTimeout, or closes the socket and says why.
+func (h *Hub) write(ctx context.Context, c *websocket.Conn, b []byte) string {
+	wctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
+	defer cancel()
+	err := c.Write(wctx, websocket.MessageText, b)
+	switch {
+	case err == nil:
+		return ""
+	case ctx.Err() != nil:
+		return h.end(c, "client")
+	case errors.Is(err, context.DeadlineExceeded):
+		c.Close(CloseSlow, "too slow: reconnect with sinceSeq")
+		return "slow"
+	default:
+		c.CloseNow()
+		return "error"
+	}
+}
+
+// end ends a socket whose context ended: with "going away" if the hub is
+// closing, else the peer is gone already.
+func (h *Hub) end(c *websocket.Conn, why string) string {
+	if h.ctx.Err() != nil {
+		c.Close(websocket.StatusGoingAway, "server shutting down")
+		return "shutdown"
+	}
+	c.CloseNow()
+	return why
+}

@@ -72,11 +72,12 @@ type holdRequest struct {
 }
 
 type holdResponse struct {
-	HoldToken  string    `json:"holdToken"`
-	ShowID     string    `json:"showId"`
-	SeatIDs    []string  `json:"seatIds"`
-	ExpiresAt  time.Time `json:"expiresAt"`
-	TTLSeconds float64   `json:"ttlSeconds"`
+	HoldToken      string    `json:"holdToken"`
+	ShowID         string    `json:"showId"`
+	SeatIDs        []string  `json:"seatIds"`
+	ExpiresAt      time.Time `json:"expiresAt"`
+	TTLSeconds     float64   `json:"ttlSeconds"`
+	ExtensionsLeft int       `json:"extensionsLeft"`
 }
 
 func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
@@ -88,7 +89,7 @@ func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
 func (s *Server) holdView(h booking.Hold) any {
 	return holdResponse{
 		HoldToken: h.Token, ShowID: h.ShowID, SeatIDs: h.SeatIDs,
-		ExpiresAt: h.ExpiresAt.UTC(), TTLSeconds: s.svc.HoldTTL().Seconds(),
+		ExpiresAt: h.ExpiresAt.UTC(), TTLSeconds: s.svc.HoldTTL().Seconds(), ExtensionsLeft: s.svc.MaxExtensions(),
 	}
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh installs the system packages the tests need and a fresh
-# Debian machine lacks: PostgreSQL (initdb, postgres) and Redis
-# (redis-server). internal/testenv starts its own servers from these
-# binaries, so the packages' services are kept from starting.
+# Debian machine lacks: PostgreSQL (initdb, postgres), Redis (redis-server)
+# and Chromium (the browser test of the page). internal/testenv starts its
+# own servers from these binaries, so the packages' services are kept from
+# starting.
 #
 # `make test` runs it every time, so when everything is present it only
 # looks and exits.
@@ -17,6 +18,7 @@ have_postgres() {
 missing=()
 have_postgres || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v chromium >/dev/null || missing+=(chromium)
 ((${#missing[@]} == 0)) && exit 0
 
 if ((EUID != 0)); then

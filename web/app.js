@@ -1,7 +1,9 @@
 // The seat-map page of seatd. Plain script, no build step, no framework: the
 // server is the source of truth, this file keeps only what the user is doing
 // (picked seats, their own hold), and applySeatMap is the one place the grid
-// changes.
+// changes. The open show's seats arrive over a live socket (a snapshot, then
+// every change in seq order); where the socket cannot open, the page polls the
+// seat map and says so.
 "use strict";
 
 (() => {
@@ -9,30 +11,33 @@
   // the server's real routes so a typo fails the build instead of the page.
   const API = {
     shows: "/api/seats/shows",
-    seatMap: "/api/seats/", // + showId
+    seatMap: "/api/seats/", // + showId, and + "/live" for the socket
     hold: "/api/seats/hold-bulk",
     book: "/api/seats/book-bulk",
     release: "/api/seats/release-bulk",
+    holds: "/api/holds/", // + token + "/extend"
   };
   const MAX_SEATS = 10; // the server's default limit; the server still enforces its own
   const POLL_MS = 2000;
   const FLASH_MS = 2500;
+  const RECONNECT_MS = [250, 500, 1000, 2000, 5000]; // then every 5 s
+  const ANNOUNCE_AT = [60, 30, 10]; // seconds left worth telling a screen reader
   const STATE_TEXT = { available: "available", selected: "selected", mine: "held by you", held: "held", booked: "booked" };
 
   const $ = (id) => document.getElementById(id);
   const el = {
     user: $("user-id"), showList: $("show-list"), heading: $("hall-heading"), info: $("hall-info"),
     screen: $("screen"), grid: $("seat-grid"), selection: $("selection"), countdown: $("countdown"),
-    holdBtn: $("hold-btn"), bookBtn: $("book-btn"), releaseBtn: $("release-btn"), status: $("status"),
+    holdBtn: $("hold-btn"), bookBtn: $("book-btn"), extendBtn: $("extend-btn"), releaseBtn: $("release-btn"),
+    status: $("status"), announce: $("announce"), connection: $("connection"), hall: $("hall"),
   };
 
   const userId = loadUserId();
   let shows = [];
   let current = null; // the open show: {showId, seq, map, byId}
-  let hold = loadHold(); // the user's live hold: {token, showId, seatIds, labels, deadline}
-  let busy = false; // a POST is in flight; its buttons stay disabled so it is not sent twice
-  let pollGen = 0; // bumps on every refresh so only the newest one schedules the next
-  let pollTimer = 0;
+  let hold = loadHold(); // the user's live hold: {token, showId, seatIds, labels, deadline, extensionsLeft}
+  let busy = false; // a POST is in flight; a second click does nothing
+  let announced = null; // the last countdown mark told to screen readers
   const selected = new Set(); // seat ids picked but not yet held
   const flashing = new Set(); // seat ids a failed request named, highlighted for a moment
   const buttons = new Map(); // seat id → its button in the open show's grid
@@ -80,19 +85,21 @@
   }
   function setHold(h) {
     hold = h;
+    announced = null;
     store("seatd.hold", h && JSON.stringify(h));
   }
 
   // api returns the JSON body of a successful answer. A failure throws an Error
-  // whose message is "title: detail" and whose problem is the RFC 9457 body.
+  // carrying the RFC 9457 problem; a server out of reach throws one with
+  // offline set.
   async function api(path, body) {
     const init = body === undefined ? {} : {
       method: "POST",
       headers: { "Content-Type": "application/json", "Idempotency-Key": uuid() },
       body: JSON.stringify(body),
     };
-    const res = await fetch(path, init).catch((e) => {
-      throw Object.assign(new Error("Network error: " + e.message), { problem: {} });
+    const res = await fetch(path, init).catch(() => {
+      throw Object.assign(new Error("The server cannot be reached."), { problem: {}, offline: true });
     });
     const data = await res.json().catch(() => null);
     if (res.ok) return data;
@@ -111,12 +118,18 @@
     el.status.classList.toggle("error", isError);
   }
 
+  // tell is for screen readers only: a polite live region, updated rarely.
+  function tell(message) {
+    el.announce.textContent = message;
+  }
+
   const when = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
   async function loadShows() {
     try {
       shows = await api(API.shows);
     } catch (e) {
+      if (e.offline) return setConnection("offline");
       say(e.message, true);
       return;
     }
@@ -149,6 +162,7 @@
   function openShow(id) {
     if (current?.showId === id) return;
     const show = shows.find((s) => s.id === id);
+    feed.stop();
     current = { showId: id, seq: -1, map: null, byId: new Map() };
     selected.clear();
     buttons.clear();
@@ -160,32 +174,142 @@
     history.replaceState(null, "", "#" + id); // a reload reopens this show
     markOpenShow();
     renderActions();
-    refresh();
+    feed.start(id);
   }
 
-  // refresh fetches the open show's seat map and schedules the next fetch: polling
-  // every POLL_MS until live WebSocket updates replace it. A chain of timeouts, not
-  // setInterval, so slow answers never pile up; hidden tabs skip the fetch.
-  async function refresh() {
-    clearTimeout(pollTimer);
-    const gen = ++pollGen;
-    const showId = current?.showId;
-    if (!showId) return;
-    if (!document.hidden) {
-      try {
-        applySeatMap(await api(API.seatMap + encodeURIComponent(showId)));
-      } catch (e) {
-        if (current?.showId === showId) say(e.message, true);
+  // setConnection shows how the page hears of changes: live, polling (the
+  // socket cannot open), or offline (the server cannot be reached).
+  function setConnection(state) {
+    const text = {
+      live: "",
+      polling: "Live updates are not available here; the seat map refreshes every 2 seconds.",
+      offline: "Offline: the server cannot be reached. Reconnecting…",
+    }[state];
+    el.connection.textContent = text;
+    el.connection.hidden = !text;
+    el.connection.className = "connection " + state;
+    el.hall.classList.toggle("offline", state === "offline");
+  }
+
+  // feed keeps the open show's seat map current: over the live socket, which
+  // resumes with sinceSeq after a drop, or by polling where no socket opens.
+  const feed = {
+    showId: null, socket: null, timer: 0, attempt: 0, polling: false, opened: false,
+
+    start(showId) {
+      this.showId = showId;
+      this.attempt = 0;
+      this.polling = false;
+      this.connect();
+    },
+
+    stop() {
+      this.showId = null;
+      clearTimeout(this.timer);
+      if (this.socket) {
+        this.socket.onclose = null;
+        this.socket.close();
+        this.socket = null;
       }
+    },
+
+    connect() {
+      const showId = this.showId;
+      if (!showId) return;
+      if (this.polling) return this.poll();
+      const since = current?.showId === showId && current.seq >= 0 ? `?sinceSeq=${current.seq}` : "";
+      const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+      let ws;
+      try {
+        ws = new WebSocket(`${scheme}//${location.host}${API.seatMap}${encodeURIComponent(showId)}/live${since}`);
+      } catch {
+        return this.fallBack();
+      }
+      this.socket = ws;
+      this.opened = false;
+      ws.onopen = () => {
+        this.opened = true;
+        this.attempt = 0;
+        setConnection("live");
+      };
+      ws.onmessage = (m) => {
+        if (showId !== this.showId) return;
+        const f = JSON.parse(m.data);
+        if (f.type === "snapshot") applySeatMap({ showId: f.showId, seq: f.seq, seats: f.seats });
+        else if (f.type === "events") applyEvents(f.events);
+      };
+      ws.onclose = () => {
+        if (this.socket !== ws || showId !== this.showId) return;
+        this.socket = null;
+        // A socket that never opened twice in a row: this network or proxy
+        // does not pass WebSockets; the seat map is polled instead.
+        if (!this.opened && this.attempt >= 1) return this.fallBack();
+        this.retry();
+      };
+    },
+
+    // retry reconnects after a pause that grows, and finds out meanwhile
+    // whether the server is there at all.
+    retry() {
+      const wait = RECONNECT_MS[Math.min(this.attempt++, RECONNECT_MS.length - 1)];
+      fetch(API.shows, { method: "HEAD" }).then(() => setConnection("live"), () => setConnection("offline"));
+      this.timer = setTimeout(() => this.connect(), wait);
+    },
+
+    fallBack() {
+      this.polling = true;
+      setConnection("polling");
+      this.poll();
+    },
+
+    // poll fetches the seat map and schedules the next fetch: a chain of
+    // timeouts, not setInterval, so slow answers never pile up; hidden tabs
+    // skip the fetch.
+    async poll() {
+      const showId = this.showId;
+      if (!showId) return;
+      if (!document.hidden) {
+        try {
+          applySeatMap(await api(API.seatMap + encodeURIComponent(showId)));
+          setConnection("polling");
+        } catch (e) {
+          if (e.offline) setConnection("offline");
+          else say(e.message, true);
+        }
+      }
+      if (showId === this.showId) this.timer = setTimeout(() => this.poll(), POLL_MS);
+    },
+
+    // refresh reads the seat map once, where the socket does not bring changes.
+    refresh() {
+      if (this.polling) {
+        clearTimeout(this.timer);
+        this.poll();
+      }
+    },
+  };
+
+  // applyEvents applies a show's events in seq order. A gap means a frame was
+  // missed: the socket reconnects from the last seq it has.
+  function applyEvents(events) {
+    if (!current?.map) return;
+    for (const e of events) {
+      if (e.seq <= current.seq) continue;
+      if (e.seq !== current.seq + 1) {
+        feed.socket?.close();
+        return;
+      }
+      const seat = current.byId.get(e.seatId);
+      if (seat) seat.status = e.status;
+      current.seq = e.seq;
     }
-    if (gen === pollGen && current?.showId === showId) pollTimer = setTimeout(refresh, POLL_MS);
+    applySeatMap({ showId: current.showId, seq: current.seq, seats: current.map.seats });
   }
 
-  // applySeatMap is the single place the seat grid is updated. The poll calls it
-  // now; live WebSocket updates will call it later with the same shape
-  // ({showId, seq, seats}), and local changes (picking, flashing) re-apply the last
-  // map. It builds the buttons once per show and afterwards only updates them, so
-  // keyboard focus survives every refresh.
+  // applySeatMap is the single place the seat grid is updated: snapshots,
+  // events (which update the seat objects, then call it) and polls all end
+  // here. It builds the buttons once per show and afterwards only updates
+  // them, so keyboard focus survives every change.
   function applySeatMap(map) {
     if (!current || map.showId !== current.showId || map.seq < current.seq) return; // a stale answer
     current.seq = map.seq;
@@ -205,7 +329,7 @@
       b.setAttribute("aria-disabled", String(state !== "available" && state !== "selected"));
       b.setAttribute("aria-label", `Row ${seat.row} seat ${seat.number}, ${STATE_TEXT[state] || seat.status}, ${seat.category}`);
     }
-    if (lost.length) say(`Taken by someone else meanwhile: ${lost.join(", ")}`, true);
+    if (lost.length) say(`Taken by someone else meanwhile: ${lost.join(", ")}.`, true);
     const count = counts.get(map.showId);
     if (count) count.textContent = `${free} / ${map.seats.length} seats free`;
     renderActions();
@@ -213,7 +337,7 @@
 
   // The seat map says only "held"; the hold response says which of those are ours.
   function isMine(seat) {
-    return !!hold && hold.showId === current.showId && hold.seatIds.includes(seat.id) && seat.status !== "booked";
+    return !!hold && hold.showId === current.showId && hold.seatIds.includes(seat.id) && seat.status === "held";
   }
 
   function buildGrid(seats) {
@@ -283,11 +407,24 @@
     return ids.map((id) => current?.byId.get(id)?.label || "?").join(", ");
   }
 
+  // Buttons that cannot act now are aria-disabled rather than disabled: a
+  // disabled button drops keyboard focus to the page, and the user loses
+  // their place after every click.
+  function enable(button, on) {
+    button.setAttribute("aria-disabled", String(!on));
+  }
+  function enabled(button) {
+    return button.getAttribute("aria-disabled") !== "true";
+  }
+
   function renderActions() {
     el.selection.textContent = hold ? `Holding ${hold.labels}.`
       : selected.size ? `Selected ${selected.size}: ${labels([...selected])}.` : "No seats selected.";
-    el.holdBtn.disabled = busy || !!hold || !selected.size;
-    el.bookBtn.disabled = el.releaseBtn.disabled = busy || !hold;
+    enable(el.holdBtn, !busy && !hold && selected.size > 0);
+    enable(el.bookBtn, !busy && !!hold);
+    enable(el.releaseBtn, !busy && !!hold);
+    enable(el.extendBtn, !busy && !!hold && hold.extensionsLeft > 0);
+    el.extendBtn.textContent = hold && hold.extensionsLeft > 0 ? `Extend (${hold.extensionsLeft} left)` : "Extend";
   }
 
   function tick() {
@@ -296,11 +433,18 @@
     const left = Math.max(0, Math.ceil((hold.deadline - Date.now()) / 1000));
     el.countdown.textContent = `Hold expires in ${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
     el.countdown.classList.toggle("urgent", left <= 10);
+    // Screen readers hear the countdown at a few marks, not every second.
+    const mark = ANNOUNCE_AT.find((m) => left <= m && left > m - 5);
+    if (mark && announced !== mark && left > 0) {
+      announced = mark;
+      tell(`Your hold of ${hold.labels} expires in ${left} seconds.`);
+    }
     if (left === 0) {
       setHold(null);
       say("Your hold expired; those seats are back on sale.", true);
+      tell("Your hold expired.");
       renderActions();
-      refresh();
+      feed.refresh();
     }
   }
 
@@ -313,59 +457,93 @@
     }, FLASH_MS);
   }
 
-  // act runs one POST at a time and reports its failure. Either way it reloads the
-  // map and the counts: after a conflict the map is what the user needs to see.
-  // ofHold marks book and release: a 409 or 410 there means the hold is no longer
-  // wholly the user's, so it is dropped and the map shows what is left.
-  async function act(fn, ofHold) {
+  // explain says what a failed request means, once, in the user's words: the
+  // problem's type is known, so its seats are named by label.
+  function explain(e) {
+    const p = e.problem || {};
+    if (p.type === "/problems/seats-unavailable" && p.conflictingSeatIds) return `Not available any more: ${labels(p.conflictingSeatIds)}.`;
+    if (p.type === "/problems/hold-expired") return "Your hold expired before that; hold the seats again if they are still free.";
+    if (p.type === "/problems/limit-reached") return "This hold cannot be extended any more.";
+    if (e.offline) return "The server cannot be reached; nothing was changed. Try again in a moment.";
+    if (p.status === 503) return "The server is busy or restarting; nothing is lost. Try again in a moment.";
+    return e.message;
+  }
+
+  // act runs one POST at a time and reports its failure. focusAfter is where
+  // the keyboard goes once it succeeded (the status line if unset), so that
+  // focus never falls back to the page.
+  async function act(button, fn, ofHold, focusAfter) {
+    if (busy || !enabled(button)) return;
     busy = true;
     renderActions();
+    let ok = false;
     try {
       await fn();
+      ok = true;
     } catch (e) {
       const p = e.problem || {};
       const named = [...(p.conflictingSeatIds || []), ...(p.expiredSeatIds || []), ...(p.unknownSeatIds || [])];
       named.forEach((id) => selected.delete(id));
-      if (ofHold && (p.status === 409 || p.status === 410)) setHold(null);
-      // Details name seats by id; people know them by label.
-      say(e.message.replace(/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/gi, (id) => current?.byId.get(id)?.label || id), true);
+      // A 409 or 410 on book, release or extend means the hold is no longer
+      // wholly the user's: it is dropped and the map shows what is left.
+      if (ofHold && (p.status === 409 || p.status === 410) && p.type !== "/problems/limit-reached") setHold(null);
+      say(explain(e), true);
+      if (e.offline) setConnection("offline");
       flash(named);
     } finally {
       busy = false;
-      renderActions();
+      // The hold's seats may have come over the socket before its answer:
+      // they are redrawn as the user's (or no longer) now.
+      if (current?.map) applySeatMap(current.map);
+      else renderActions();
       loadShows();
-      refresh();
+      feed.refresh();
     }
+    (ok && focusAfter ? focusAfter() : el.status).focus();
   }
 
-  el.holdBtn.addEventListener("click", () => act(async () => {
+  // A hold counts down on this browser's clock, which may disagree with the
+  // server's: the earlier of expiresAt and send time + TTL never promises time
+  // the hold lacks.
+  function deadlineOf(r, sent, ttlSeconds) {
+    return Math.min(Date.parse(r.expiresAt), sent + ttlSeconds * 1000);
+  }
+
+  el.holdBtn.addEventListener("click", () => act(el.holdBtn, async () => {
     const seatIds = [...selected];
     const sent = Date.now();
     const r = await api(API.hold, { seatIds, userId });
-    // Count down on this browser's clock, which may disagree with the server's:
-    // the earlier of expiresAt and send time + TTL never promises time the hold lacks.
-    const deadline = Math.min(Date.parse(r.expiresAt), sent + r.ttlSeconds * 1000);
-    setHold({ token: r.holdToken, showId: r.showId, seatIds: r.seatIds, labels: labels(r.seatIds), deadline });
+    setHold({ token: r.holdToken, showId: r.showId, seatIds: r.seatIds, labels: labels(r.seatIds),
+      deadline: deadlineOf(r, sent, r.ttlSeconds), ttlSeconds: r.ttlSeconds, extensionsLeft: r.extensionsLeft });
     selected.clear();
     say(`Held ${hold.labels}. Book before the countdown ends.`);
-  }, false));
+    tell(`Held ${hold.labels} for ${Math.round(r.ttlSeconds)} seconds.`);
+  }, false, () => el.bookBtn));
 
-  // Book and release keep their own reference: the countdown may drop the hold
-  // while the request is on its way.
-  el.bookBtn.addEventListener("click", () => act(async (held = hold) => {
+  // Book, extend and release keep their own reference: the countdown may drop
+  // the hold while the request is on its way.
+  el.bookBtn.addEventListener("click", () => act(el.bookBtn, async (held = hold) => {
     const r = await api(API.book, { seatIds: held.seatIds, userId, holdToken: held.token });
-    say(`Booked ${held.labels}. Booking ${r.bookingId}.`);
+    say(`Booked ${held.labels}. Your confirmation: ${r.bookingId.slice(0, 8).toUpperCase()}.`);
     setHold(null);
   }, true));
 
-  el.releaseBtn.addEventListener("click", () => act(async (held = hold) => {
+  el.extendBtn.addEventListener("click", () => act(el.extendBtn, async (held = hold) => {
+    const r = await api(API.holds + encodeURIComponent(held.token) + "/extend", { userId });
+    // The new expiry, bounded as the hold's own was: never later on this clock
+    // than the old bound plus one TTL.
+    setHold({ ...held, deadline: Math.min(Date.parse(r.expiresAt), held.deadline + held.ttlSeconds * 1000), extensionsLeft: r.extensionsLeft });
+    say(`Extended your hold of ${held.labels}.`);
+  }, true, () => el.bookBtn));
+
+  el.releaseBtn.addEventListener("click", () => act(el.releaseBtn, async (held = hold) => {
     await api(API.release, { seatIds: held.seatIds, userId, holdToken: held.token });
     say(`Released ${held.labels}.`);
     setHold(null);
   }, true));
 
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) refresh();
+    if (!document.hidden) feed.refresh();
   });
 
   el.user.textContent = userId;

@@ -114,6 +114,7 @@ var routes = []string{
 	"/api/seats/hold-bulk",
 	"/api/seats/book-bulk",
 	"/api/seats/release-bulk",
+	"/api/holds/",
 }
 
 // TestScriptUsesRealRoutes fails on a typo in an API path of app.js: every quoted

@@ -76,8 +76,8 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", a.etag)
 	h.Set("X-Content-Type-Options", "nosniff")
 	// The page needs nothing from elsewhere, so a strict policy costs nothing and
-	// blunts any injected markup; 'self' also covers the same-origin WebSocket to
-	// come. data: images allow the empty favicon that spares a request for /favicon.ico.
+	// blunts any injected markup; 'self' also covers the same-origin live
+	// socket. data: images allow the empty favicon that spares a request for /favicon.ico.
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	// ServeContent answers If-None-Match with 304 and handles HEAD and ranges.
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))

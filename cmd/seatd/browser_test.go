@@ -186,3 +186,16 @@ func TestBrowserOnAPhone(t *testing.T) {
 	p.await(`(() => { const r = document.getElementById("hold-btn").getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; })()`,
 		time.Second, "the Hold button in view")
 }
+
+// TestBrowserOffline: a server that goes away leaves the page saying so (the
+// map greyed out), not a stale map.
+func TestBrowserOffline(t *testing.T) {
+	s := startSeatd(t, backendEnv(t, "sqlite+memory"))
+	_, m := newClient(t, s.url).firstShow(t)
+	p := openPage(t, newBrowser(t), "page", s.url+"/#"+m.ShowID)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	p.await(`document.getElementById("connection").classList.contains("offline") && document.getElementById("hall").classList.contains("offline")`,
+		10*time.Second, "the page to say it is offline")
+}

@@ -3,9 +3,9 @@ package live
 import (
 	"context"
 	"errors"
-	"time"
-
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"seatmanager/booking"
 )
@@ -14,6 +14,10 @@ import (
 // one reader, however many sockets. It keeps the show's seats as the log has
 // them, so that a new viewer's snapshot costs no database read, and the
 // frames of its recent events, each encoded once for every socket.
+//
+// The sockets read the feed through view, which the reader replaces after
+// each read of the log: thousands of sockets woken by one change take no
+// lock to find their frames.
 type feed struct {
 	hub  *Hub
 	show string
@@ -22,17 +26,32 @@ type feed struct {
 	ready   chan struct{} // closed once loaded (or failed to)
 	loadErr error
 
-	mu       sync.Mutex
+	view atomic.Pointer[feedView]
+
+	mu      sync.Mutex // the seats, the snapshot and the viewers
+	seats   []Seat
+	index   map[string]int // seat id → its place in seats
+	snap    []byte         // the encoded snapshot at snapSeq; nil once stale
+	snapSeq int64
+	viewers int
+	idle    time.Time // when the last viewer left
+}
+
+// feedView is the feed as of one read of the log. It never changes; the
+// reader publishes a new one.
+type feedView struct {
 	seq      int64
-	seats    []Seat
-	index    map[string]int // seat id → its place in seats
-	snap     []byte         // the encoded snapshot at snapSeq; nil once stale
-	snapSeq  int64
-	ring     []chunk // consecutive, oldest first
+	ring     []chunk // consecutive, oldest first, ending at seq
 	ringLen  int     // events in ring
-	advanced chan struct{}
-	viewers  int
-	idle     time.Time // when the last viewer left
+	advanced chan struct{} // closed when a newer view is published
+}
+
+// start is the first seq the view's frames have.
+func (v *feedView) start() int64 {
+	if len(v.ring) > 0 {
+		return v.ring[0].first()
+	}
+	return v.seq + 1
 }
 
 // outFrame is a frame to write, and how many events it carries.
@@ -58,30 +77,24 @@ func (f *feed) load(ctx context.Context) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reset(m)
-	return nil
-}
-
-// reset makes m the feed's state, dropping the frames before it. Viewers
-// behind it get a snapshot.
-func (f *feed) reset(m booking.SeatMap) {
-	f.seq = m.Seq
 	f.seats = make([]Seat, len(m.Seats))
 	f.index = make(map[string]int, len(m.Seats))
 	for i, s := range m.Seats {
 		f.seats[i] = SeatOf(s)
 		f.index[s.ID] = i
 	}
-	f.snap, f.ring, f.ringLen = nil, nil, 0
-	f.advance()
+	f.snap = nil
+	// No frames before m.Seq: viewers behind it get a snapshot.
+	f.publish(&feedView{seq: m.Seq})
+	return nil
 }
 
-// advance tells the viewers waiting that there is more.
-func (f *feed) advance() {
-	if f.advanced != nil {
-		close(f.advanced)
+// publish makes v the feed's view and wakes the viewers waiting on the last.
+func (f *feed) publish(v *feedView) {
+	v.advanced = make(chan struct{})
+	if old := f.view.Swap(v); old != nil {
+		close(old.advanced)
 	}
-	f.advanced = make(chan struct{})
 }
 
 // run reads the log whenever it is woken, and every PollInterval in case a
@@ -112,9 +125,7 @@ const pageSize = 1000
 // catchUp reads and applies every event logged after the feed's seq.
 func (f *feed) catchUp(ctx context.Context) {
 	for {
-		f.mu.Lock()
-		after := f.seq
-		f.mu.Unlock()
+		after := f.view.Load().seq
 		events, err := f.hub.cfg.Log.Events(ctx, f.show, after, pageSize)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -152,15 +163,15 @@ func (f *feed) apply(events []booking.Event) {
 			f.seats[i].Status = e.Status
 		}
 	}
-	f.seq = events[len(events)-1].Seq
 	f.snap = nil
-	f.ring = append(f.ring, chunk{events: events, data: data})
-	f.ringLen += len(events)
-	for f.ringLen > f.hub.cfg.RingEvents && len(f.ring) > 1 {
-		f.ringLen -= len(f.ring[0].events)
-		f.ring = f.ring[1:]
+	old := f.view.Load()
+	// Appending never changes what an older view sees: it has its own length.
+	v := &feedView{seq: events[len(events)-1].Seq, ring: append(old.ring, chunk{events: events, data: data}), ringLen: old.ringLen + len(events)}
+	for v.ringLen > f.hub.cfg.RingEvents && len(v.ring) > 1 {
+		v.ringLen -= len(v.ring[0].events)
+		v.ring = v.ring[1:]
 	}
-	f.advance()
+	f.publish(v)
 }
 
 // update is what a viewer that has seen everything up to some seq is sent next.
@@ -177,24 +188,17 @@ type update struct {
 // reach (coalesced: the latest status of each seat). A negative after asks
 // for a snapshot.
 func (f *feed) since(after int64) update {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	u := update{seq: after, wait: f.advanced}
-	if after >= f.seq {
+	v := f.view.Load()
+	u := update{seq: after, wait: v.advanced}
+	if after >= v.seq {
 		return u
 	}
-	start := f.seq + 1
-	if len(f.ring) > 0 {
-		start = f.ring[0].first()
-	}
-	if after < 0 || after+1 < start {
-		if f.snap == nil || f.snapSeq != f.seq {
-			f.snap, f.snapSeq = encodeSnapshot(f.show, f.seq, f.seats), f.seq
-		}
-		u.frames, u.seq, u.snapshot = []outFrame{{data: f.snap}}, f.seq, true
+	if after < 0 || after+1 < v.start() {
+		data, seq := f.snapshot()
+		u.frames, u.seq, u.snapshot = []outFrame{{data: data}}, seq, true
 		return u
 	}
-	for _, c := range f.ring {
+	for _, c := range v.ring {
 		switch {
 		case c.last() <= after:
 			continue
@@ -206,31 +210,37 @@ func (f *feed) since(after int64) update {
 		}
 		u.newest = c.events[len(c.events)-1].At
 	}
-	u.seq = f.seq
+	u.seq = v.seq
 	return u
 }
 
-// current returns the feed's seq.
-func (f *feed) current() int64 {
+// snapshot returns the encoded snapshot of the seats as they are, and its
+// seq, encoding it once per seq.
+func (f *feed) snapshot() ([]byte, int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.seq
+	seq := f.view.Load().seq // the reader publishes under f.mu too
+	if f.snap == nil || f.snapSeq != seq {
+		f.snap, f.snapSeq = encodeSnapshot(f.show, seq, f.seats), seq
+	}
+	return f.snap, seq
 }
+
+// current returns the feed's seq.
+func (f *feed) current() int64 { return f.view.Load().seq }
 
 // awaitSeq waits until the feed has read up to seq, or d passes.
 func (f *feed) awaitSeq(ctx context.Context, seq int64, d time.Duration) bool {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	for {
-		f.mu.Lock()
-		at, wait := f.seq, f.advanced
-		f.mu.Unlock()
-		if at >= seq {
+		v := f.view.Load()
+		if v.seq >= seq {
 			return true
 		}
 		f.poke()
 		select {
-		case <-wait:
+		case <-v.advanced:
 		case <-deadline.C:
 			return false
 		case <-ctx.Done():

@@ -91,12 +91,7 @@ func (h *Hub) backlog(ctx context.Context, f *feed, since int64) ([][]byte, int6
 
 // readBacklog is backlog, as an update.
 func (h *Hub) readBacklog(ctx context.Context, f *feed, since int64) (update, error) {
-	f.mu.Lock()
-	start := f.seq + 1
-	if len(f.ring) > 0 {
-		start = f.ring[0].first()
-	}
-	f.mu.Unlock()
+	start := f.view.Load().start()
 	u := update{seq: since}
 	if start-1-since > h.cfg.MaxBacklog {
 		return update{seq: -1}, nil
@@ -180,11 +175,14 @@ func (h *Hub) write(ctx context.Context, c *websocket.Conn, b []byte) string {
 	switch {
 	case err == nil:
 		return ""
-	case ctx.Err() != nil:
-		return h.end(c, "client")
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(wctx.Err(), context.DeadlineExceeded):
+		// The write's own deadline passed (a viewer leaving would have
+		// cancelled it first). The library drops the connection then; the
+		// close code reaches a viewer only if anything still does.
 		c.Close(CloseSlow, "too slow: reconnect with sinceSeq")
 		return "slow"
+	case ctx.Err() != nil:
+		return h.end(c, "client")
 	default:
 		c.CloseNow()
 		return "error"

@@ -23,6 +23,8 @@ type calibrateConfig struct {
 	pgURL      string
 	sqlitePath string
 	rows       int
+	live       int // sockets of the bare hub; 0 skips it
+	changes    int
 }
 
 func parseCalibrate(args []string, stderr io.Writer) (calibrateConfig, error) {
@@ -36,6 +38,8 @@ func parseCalibrate(args []string, stderr io.Writer) (calibrateConfig, error) {
 	fs.StringVar(&cfg.pgURL, "pg-url", "", "postgres:// URL of a database to create a scratch table in; empty skips PostgreSQL")
 	fs.StringVar(&cfg.sqlitePath, "sqlite-path", "", "SQLite file for the scratch table (default: a file in a new temporary directory)")
 	fs.IntVar(&cfg.rows, "rows", 10000, "rows of the scratch seat tables")
+	fs.IntVar(&cfg.live, "live-sockets", 0, "sockets to open on a bare WebSocket broadcast hub, as live does on seatd; 0 skips it")
+	fs.IntVar(&cfg.changes, "live-changes", 50, "changes the bare hub broadcasts, as live's -changes")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -136,7 +140,9 @@ type calibration struct {
 	PG              *pgCalibration `json:"pg,omitempty"`
 	PGSkipped       string         `json:"pgSkipped,omitempty"`
 	SQLite          loopResult     `json:"sqlite"`
-	OK              bool           `json:"ok"`
+	// Live is the bare WebSocket hub, loaded as live loads seatd.
+	Live *liveResult `json:"live,omitempty"`
+	OK   bool        `json:"ok"`
 }
 
 // pgCalibration is the PostgreSQL part of calibrate.
@@ -179,6 +185,15 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if cal.SQLite, err = calibrateSQLite(ctx, cfg, bar("sqlite")); err != nil {
 		return fmt.Errorf("calibrate sqlite: %w", err)
 	}
+	if cfg.live > 0 {
+		hub, err := startLiveHub(stderr)
+		if err != nil {
+			return fmt.Errorf("calibrate live: %w", err)
+		}
+		r := measureLive(ctx, hubTarget{hub}, cfg.live, 1, cfg.changes, 20*time.Millisecond)
+		hub.stop()
+		cal.Live = &r
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -192,6 +207,9 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if r.Errors > 0 {
 			failed = append(failed, fmt.Sprintf("%s: %d errors, first: %s", r.What, r.Errors, r.FirstError))
 		}
+	}
+	if cal.Live != nil && !cal.Live.OK {
+		failed = append(failed, fmt.Sprintf("bare hub: %d missed, %d lagging, %d errors (%s)", cal.Live.Missed, cal.Live.Lagging, cal.Live.Errors, cal.Live.FirstError))
 	}
 	cal.OK = len(failed) == 0
 	if cfg.json {
@@ -258,5 +276,8 @@ func (c calibration) writeText(w io.Writer) {
 	}
 	if c.PGSkipped != "" {
 		fmt.Fprintf(w, "pg: skipped (%s)\n", c.PGSkipped)
+	}
+	if c.Live != nil {
+		c.Live.writeText(w)
 	}
 }

@@ -7,6 +7,7 @@
 //	seatload storm     500 buyers released at once on the same 10 seats
 //	seatload steady    workers hold, book and release free seats for a while
 //	seatload browse    seat-map reads
+//	seatload live      live seat-map sockets: delay from commit to socket
 //	seatload calibrate a hello-world POST server, a bare hold UPDATE on PostgreSQL and SQLite
 package main
 
@@ -52,8 +53,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runSteady(ctx, rest, stdout, stderr)
 	case "browse":
 		return runBrowse(ctx, rest, stdout, stderr)
+	case "live":
+		return runLive(ctx, rest, stdout, stderr)
 	case "calibrate":
 		return runCalibrate(ctx, rest, stdout, stderr)
+	case liveHubCommand:
+		// Hidden: calibrate starts it, as it does the hello-world server.
+		return runLiveHubServer(ctx, rest, os.Stdin, stdout, stderr)
 	case helloServerCommand:
 		// Hidden: calibrate starts this binary again with it, so that the
 		// hello-world server does not share the load generator's process.
@@ -74,6 +80,7 @@ Commands:
   storm      many buyers released at once on the same few seats, each holding 1–2 and booking
   steady     workers hold 1–N free seats of their own shows and book or release them
   browse     seat-map and show-list reads
+  live       sockets on live seat maps: commit-to-socket delay of changes, memory per socket
   calibrate  this machine's limits: hello-world POST server, bare hold UPDATE on PostgreSQL and SQLite
 
 Every command exits non-zero on a transport error, a 5xx, an unexpected answer or

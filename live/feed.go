@@ -41,8 +41,8 @@ type feed struct {
 // reader publishes a new one.
 type feedView struct {
 	seq      int64
-	ring     []chunk // consecutive, oldest first, ending at seq
-	ringLen  int     // events in ring
+	ring     []chunk       // consecutive, oldest first, ending at seq
+	ringLen  int           // events in ring
 	advanced chan struct{} // closed when a newer view is published
 }
 

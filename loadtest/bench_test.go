@@ -44,13 +44,13 @@ func TestBenchmarks(t *testing.T) {
 
 	calDB := testenv.PostgresURL(t)
 	r.calibration = runJSON[calibration](t, seatload, "calibrate", "-json", "-c", "64", "-duration", "5s",
-		"-pg-url", calDB, "-sqlite-path", filepath.Join(t.TempDir(), "calibrate.db"))
+		"-pg-url", calDB, "-sqlite-path", filepath.Join(t.TempDir(), "calibrate.db"), "-live-sockets", fmt.Sprint(liveSockets))
 	r.pgVersion = r.calibration.PG.ServerVersion
 
 	redis := testenv.StartRedis(t)
 	for _, b := range []backend{
 		{name: "SQLite, in-process gate (embedded default)", env: map[string]string{"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db")}},
-		{name: "PostgreSQL + Redis", pg: true, redis: redis.Addr(), env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
+		{name: "PostgreSQL + Redis", pg: true, live: true, redis: redis.Addr(), env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
 		{name: "PostgreSQL, no gate", pg: true, stormOnly: true, env: map[string]string{"SEATD_GATE": "false"}},
 	} {
 		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatd, seatload, b)) })
@@ -71,6 +71,7 @@ type backend struct {
 	pg        bool
 	redis     string // address, if it uses Redis
 	stormOnly bool
+	live      bool // also measure its live seat maps
 	env       map[string]string
 }
 
@@ -83,7 +84,15 @@ type result struct {
 	// stored is what the storm and the steady run left in the database (and
 	// Redis), per request.
 	stormStored, steadyStored storage
+	// live are the live seat-map runs: liveSockets on one show, 1000 on one
+	// show, and a storm watched by 1000 viewers.
+	liveMany, liveThousand *liveResult
+	stormWatched           *summary
 }
+
+// liveSockets is the big live run's sockets, on one show, on seatd and on the
+// bare hub of calibrate.
+const liveSockets = 10000
 
 func measure(t *testing.T, seatd, seatload string, b backend) result {
 	env := map[string]string{"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn"}
@@ -115,6 +124,12 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 		afterStorm := measureStorage(t, dbURL, b.redis)
 		res.stormStored = afterStorm.minus(stored).per(n)
 		stored = afterStorm
+	}
+	if b.live {
+		many := runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", fmt.Sprint(liveSockets), "-shows", "1")
+		thousand := runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", "1000", "-shows", "1")
+		watched := runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds), "-viewers", "1000")
+		res.liveMany, res.liveThousand, res.stormWatched = &many, &thousand, &watched
 	}
 	if !b.stormOnly {
 		s := runJSON[summary](t, seatload, "steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())
@@ -313,7 +328,7 @@ type summary struct {
 	Throughput  float64
 	Routes      []route
 	Errors      struct{ Transport, ServerErrors, Unexpected int }
-	Storm       *struct{ Winners, Losers, LosersAnswered, SeatsBooked int }
+	Storm       *struct{ Winners, Losers, LosersAnswered, SeatsBooked, Viewers, Converged int }
 	Steady      *struct {
 		Holds, Books, Releases int
 		CyclesPerSecond        float64
@@ -349,4 +364,14 @@ type calibration struct {
 		Random, Hot, Store loop
 	}
 	SQLite loop
+	Live   *liveResult
+}
+
+type liveResult struct {
+	Sockets, Shows, Changes int
+	DelayMs, LastSocketMs   latencyMs
+	Missed, Lagging, Errors int
+	ConnectSeconds          float64
+	BytesPerSocket          float64
+	OK                      bool
 }

@@ -105,6 +105,39 @@ func (r report) markdown() string {
 			s.route("hold").LatencyMs.P50, s.route("hold").LatencyMs.P99, s.route("book").LatencyMs.P99,
 			100*writes/bare, target, toStore, s.Verification.OK)
 	}
+	for _, res := range r.results {
+		if res.liveMany == nil {
+			continue
+		}
+		hub := c.Live
+		p("\n## Live seat maps: %s\n\n", res.backend.name)
+		p("`seatload live` opens the sockets on one show, then holds 50 of its seats through the API, one every\n")
+		p("20 ms; each socket measures each event's delay from its commit (the event's `at`) to its arrival.\n")
+		p("The limit is a bare coder/websocket broadcast hub in a process of its own (`seatload calibrate\n")
+		p("-live-sockets`), loaded the same way: a snapshot per socket, each change encoded once for all.\n\n")
+		p("    seatload calibrate -live-sockets %d ...\n", liveSockets)
+		p("    seatload live -sockets %d -shows 1 -url $SEATD\n    seatload live -sockets 1000 -shows 1 -url $SEATD\n", liveSockets)
+		p("    seatload storm -vus 500 -seats 10 -rounds %d -viewers 1000 -url $SEATD\n\n", *rounds)
+		p("| run | delay p50 | delay p99 | delay max | to the last socket p99 | memory per socket | missed / lagging | target |\n")
+		p("|---|---:|---:|---:|---:|---:|---:|---|\n")
+		row := func(name string, l *liveResult, target string) {
+			p("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.0f KB | %d / %d | %s |\n", name, l.DelayMs.P50, l.DelayMs.P99, l.DelayMs.Max,
+				l.LastSocketMs.P99, l.BytesPerSocket/1024, l.Missed, l.Lagging, target)
+		}
+		if hub != nil {
+			row(fmt.Sprintf("bare hub, %d sockets", hub.Sockets), hub, "the limit")
+			row(fmt.Sprintf("seatd, %d sockets (p99 %.2f×, memory %.2f× the hub's)", res.liveMany.Sockets,
+				res.liveMany.DelayMs.P99/hub.DelayMs.P99, res.liveMany.BytesPerSocket/hub.BytesPerSocket), res.liveMany, "≤ 1.2× both")
+		}
+		row("seatd, 1000 sockets", res.liveThousand, "p99 ≤ 50 ms")
+		if w := res.stormWatched; w != nil && w.Storm != nil {
+			base, watched := res.storm.route("hold").LatencyMs.P99, w.route("hold").LatencyMs.P99
+			p("\nThe storm watched by %d viewers: hold p99 %.1f ms against %.1f ms unwatched in this run (%.2f×; target ≤ 1.2×); "+
+				"%d of %d viewers ended with the final seat maps; verified %v.\n", w.Storm.Viewers, watched, base, watched/base,
+				w.Storm.Converged, w.Storm.Viewers, w.Verification.OK)
+		}
+	}
+
 	p("\n## Storage per request\n\n")
 	p("Bytes that the storm (mostly refusals) and the steady run (holds, books, releases) left\n")
 	p("in each table, indexes included, divided by the requests that left them; with Redis,\n")

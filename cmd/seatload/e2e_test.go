@@ -144,6 +144,25 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("live", func(t *testing.T) {
+		var r liveResult
+		runJSON(t, &r, "live", "-url", url, "-sockets", "50", "-shows", "2", "-changes", "10", "-pace", "5ms")
+		switch {
+		case !r.OK || r.Missed != 0 || r.Lagging != 0:
+			t.Errorf("live = %+v, want every socket to get every change", r)
+		case r.DelayMs.P50 <= 0 || r.DelayMs.P50 > r.DelayMs.Max || r.LastSocketMs.Max < r.DelayMs.P99:
+			t.Errorf("delays %+v, last socket %+v, want 0 < p50 ≤ max and the last socket's max at least the p99", r.DelayMs, r.LastSocketMs)
+		}
+	})
+
+	t.Run("storm with viewers", func(t *testing.T) {
+		var s summary
+		runJSON(t, &s, "storm", "-url", url, "-vus", "50", "-seats", "10", "-viewers", "20")
+		if !s.OK || !s.Verification.OK || s.Storm == nil || s.Storm.Viewers != 20 || s.Storm.Converged != 20 {
+			t.Errorf("ok %v, verification %+v, storm %+v; want 20 viewers, all ending with the final seat map", s.OK, s.Verification, s.Storm)
+		}
+	})
+
 	t.Run("browse", func(t *testing.T) {
 		var s summary
 		runJSON(t, &s, "browse", "-url", url, "-c", "4", "-duration", "1s")
@@ -166,6 +185,16 @@ func TestCalibrate(t *testing.T) {
 		t.Errorf("sqlite = %+v, want some UPDATEs and no errors", c.SQLite)
 	case c.PG != nil || c.PGSkipped == "":
 		t.Errorf("pg = %+v, skipped %q; want it skipped without -pg-url", c.PG, c.PGSkipped)
+	}
+}
+
+// TestCalibrateLive loads the bare hub, in a process of its own, as live
+// loads seatd.
+func TestCalibrateLive(t *testing.T) {
+	var c calibration
+	runJSON(t, &c, "calibrate", "-duration", "1s", "-c", "4", "-rows", "1000", "-live-sockets", "30", "-live-changes", "5")
+	if l := c.Live; !c.OK || l == nil || !l.OK || l.Sockets != 30 || l.DelayMs.Max <= 0 || l.BytesPerSocket == 0 {
+		t.Errorf("calibrate: ok %v, live %+v; want 30 sockets, every change delivered, delays and memory measured", c.OK, l)
 	}
 }
 

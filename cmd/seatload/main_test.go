@@ -22,7 +22,7 @@ import (
 func TestMain(m *testing.M) {
 	// calibrate starts this binary again as its hello-world server: in a test
 	// binary, that is this test binary.
-	if len(os.Args) > 1 && os.Args[1] == helloServerCommand {
+	if len(os.Args) > 1 && (os.Args[1] == helloServerCommand || os.Args[1] == liveHubCommand) {
 		main()
 		return
 	}

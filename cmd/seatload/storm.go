@@ -17,8 +17,9 @@ type stormConfig struct {
 	vus    int
 	seats  int
 	rounds int
-	show   string
-	warm   bool
+	show    string
+	warm    bool
+	viewers int
 }
 
 func parseStorm(args []string, stderr io.Writer) (stormConfig, error) {
@@ -31,6 +32,7 @@ func parseStorm(args []string, stderr io.Writer) (stormConfig, error) {
 	fs.IntVar(&cfg.rounds, "rounds", 1, "rounds, each on fresh seats")
 	fs.StringVar(&cfg.show, "show", "", "show id to take the seats from (default: any shows with enough available seats)")
 	fs.BoolVar(&cfg.warm, "warm", true, "open the -vus connections before the first round, so that latencies are not TCP handshakes")
+	fs.IntVar(&cfg.viewers, "viewers", 0, "live seat-map sockets watching the storm's shows; each must end with the final seat map")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -72,11 +74,18 @@ type stormResult struct {
 	LosersAnswered int                `json:"losersAnswered"`
 	SeatsBooked    int                `json:"seatsBooked"`
 	PerRound       []stormRoundResult `json:"perRound"`
+	// Viewers and Converged count the live sockets that watched, and those
+	// whose seats ended as the final seat maps have them.
+	Viewers   int `json:"viewers,omitempty"`
+	Converged int `json:"converged,omitempty"`
 }
 
 func (r *stormResult) writeText(w io.Writer) {
 	fmt.Fprintf(w, "storm: %s × %d buyers on %d seats: %d winners, %d losers (%d answered 409 seats-unavailable), %d seats booked\n",
 		plural(r.Rounds, "round", "rounds"), r.VUs, r.SeatsPerRound, r.Winners, r.Losers, r.LosersAnswered, r.SeatsBooked)
+	if r.Viewers > 0 {
+		fmt.Fprintf(w, "  %d of %d live viewers ended with the final seat map\n", r.Converged, r.Viewers)
+	}
 	if len(r.PerRound) > 1 {
 		for i, rr := range r.PerRound {
 			fmt.Fprintf(w, "  round %d (show %s): %d winners, %d losers (%d answered), %d seats booked\n",
@@ -104,6 +113,11 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("storm: %w", err)
 		}
 	}
+	watch, err := watchStorm(ctx, cl, showsOf(rounds), cfg.viewers)
+	if err != nil {
+		return fmt.Errorf("storm: %w", err)
+	}
+	defer watch.stop()
 
 	bar := newProgress(stderr, !cfg.json && cfg.rounds >= 3, int64(cfg.vus*cfg.rounds), "storm: buyers done", true)
 	res := stormResult{VUs: cfg.vus, SeatsPerRound: cfg.seats, Rounds: cfg.rounds}
@@ -144,7 +158,95 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	sum.Storm = &res
 	sum.extraText = res.writeText
 	sum.Verification = verifyAfter(ctx, cl, showsOf(rounds), l)
+	if cfg.viewers > 0 {
+		res.Viewers = cfg.viewers
+		res.Converged = watch.converged(ctx, cl, showsOf(rounds), &sum.Verification)
+	}
 	return emit(stdout, sum, cfg.json)
+}
+
+// stormWatch is the live sockets watching a storm.
+type stormWatch struct {
+	viewers []*viewer
+	stopped context.CancelFunc
+	readers sync.WaitGroup
+}
+
+// watchStorm opens n sockets spread over the shows and keeps reading them.
+func watchStorm(ctx context.Context, cl *client, shows []string, n int) (*stormWatch, error) {
+	w := &stormWatch{stopped: func() {}}
+	if n == 0 {
+		return w, nil
+	}
+	live := make([]liveShow, len(shows))
+	for i, s := range shows {
+		live[i] = liveShow{id: s}
+	}
+	viewers, err := openViewers(ctx, seatdTarget{cl}, live, n, nil)
+	w.viewers = viewers
+	if err != nil {
+		w.stop()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	w.stopped = cancel
+	for _, v := range viewers {
+		w.readers.Go(func() {
+			for v.read(rctx, nil) == nil {
+			}
+		})
+	}
+	return w, nil
+}
+
+// converged waits until every viewer has seen its show's last event, then
+// counts those whose seats are the final seat map's; a viewer that is not is
+// a verification problem.
+func (w *stormWatch) converged(ctx context.Context, cl *client, shows []string, ver *verification) int {
+	maps, err := cl.seatMaps(ctx, shows)
+	if err != nil {
+		ver.problem("read the seat maps for the viewers: %v", err)
+		return 0
+	}
+	byShow := map[string]seatMap{}
+	for _, m := range maps {
+		byShow[m.ShowID] = m
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	n, told := 0, false
+	for i, v := range w.viewers {
+		m := byShow[v.show]
+		for v.seq.Load() < m.Seq && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		v.mu.Lock()
+		same := v.seq.Load() == m.Seq && v.missed == 0
+		for _, s := range m.Seats {
+			same = same && v.status[s.ID] == s.Status
+		}
+		v.mu.Unlock()
+		if same {
+			n++
+		} else if !told {
+			told = true
+			ver.problem("viewer %d of show %s ended at seq %d (the seat map is at %d, %d events missed) with seats unlike the seat map's", i, v.show, v.seq.Load(), m.Seq, v.missed)
+		}
+	}
+	if n < len(w.viewers) {
+		ver.problem("%d of %d viewers did not end with the final seat map", len(w.viewers)-n, len(w.viewers))
+		ver.OK = false
+	}
+	return n
+}
+
+func (w *stormWatch) stop() {
+	w.stopped()
+	for _, v := range w.viewers {
+		if v != nil {
+			v.conn.CloseNow()
+		}
+	}
+	w.readers.Wait()
 }
 
 // verifyAfter reads the seat maps of shows and holds l against them.

@@ -105,6 +105,7 @@ func (f *feed) publish(v *feedView) {
 func (f *feed) run(ctx context.Context) {
 	tick := time.NewTicker(f.hub.cfg.PollInterval)
 	defer tick.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -115,6 +116,16 @@ func (f *feed) run(ctx context.Context) {
 				return
 			}
 		}
+		// A burst's changes gather while the last read's frames go out:
+		// every frame is a write to each socket of the show.
+		if wait := f.hub.cfg.Gather - time.Since(last); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+		}
+		last = time.Now()
 		f.catchUp(ctx)
 	}
 }
@@ -122,8 +133,9 @@ func (f *feed) run(ctx context.Context) {
 // pageSize is how many events one read of the log takes.
 const pageSize = 1000
 
-// catchUp reads and applies every event logged after the feed's seq.
-func (f *feed) catchUp(ctx context.Context) {
+// catchUp reads and applies every event logged after the feed's seq, and
+// says how many.
+func (f *feed) catchUp(ctx context.Context) (n int) {
 	for {
 		after := f.view.Load().seq
 		events, err := f.hub.cfg.Log.Events(ctx, f.show, after, pageSize)
@@ -131,10 +143,10 @@ func (f *feed) catchUp(ctx context.Context) {
 			if ctx.Err() == nil {
 				f.hub.cfg.Logger.Warn("read the event log", "show", f.show, "err", err)
 			}
-			return
+			return n
 		}
 		if len(events) == 0 {
-			return
+			return n
 		}
 		if events[0].Seq != after+1 {
 			// The log no longer has what follows our seq (pruned past it, or a
@@ -142,13 +154,14 @@ func (f *feed) catchUp(ctx context.Context) {
 			// seat map.
 			if err := f.load(ctx); err != nil && ctx.Err() == nil {
 				f.hub.cfg.Logger.Warn("reload a show whose events were pruned", "show", f.show, "err", err)
-				return
+				return n
 			}
 			continue
 		}
 		f.apply(events)
+		n += len(events)
 		if len(events) < pageSize {
-			return
+			return n
 		}
 	}
 }

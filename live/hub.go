@@ -48,6 +48,10 @@ type Config struct {
 	// PollInterval is how often a show with viewers reads its log although
 	// nobody woke it, in case a wake-up was lost. Default 1s.
 	PollInterval time.Duration
+	// Gather is the least time between two reads of a show's log, so that
+	// the changes of a burst reach the sockets in a few frames rather than one
+	// each: a change after a quiet spell is read at once. Default 10ms.
+	Gather time.Duration
 	// RingEvents is how many recent events a show keeps as frames; a viewer
 	// further behind gets a snapshot. Default 4096.
 	RingEvents int
@@ -94,6 +98,9 @@ type Hub struct {
 func New(cfg Config) *Hub {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.Gather <= 0 {
+		cfg.Gather = 10 * time.Millisecond
 	}
 	if cfg.RingEvents <= 0 {
 		cfg.RingEvents = 4096

@@ -118,6 +118,11 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("storm: %w", err)
 	}
 	defer watch.stop()
+	if cfg.viewers > 0 {
+		// Opening the sockets costs seatd a snapshot each; the storm starts
+		// once that is done, as it would on a server whose viewers came earlier.
+		time.Sleep(time.Second)
+	}
 
 	bar := newProgress(stderr, !cfg.json && cfg.rounds >= 3, int64(cfg.vus*cfg.rounds), "storm: buyers done", true)
 	res := stormResult{VUs: cfg.vus, SeatsPerRound: cfg.seats, Rounds: cfg.rounds}

@@ -14,9 +14,9 @@ import (
 // stormConfig is the flags of storm.
 type stormConfig struct {
 	common
-	vus    int
-	seats  int
-	rounds int
+	vus     int
+	seats   int
+	rounds  int
 	show    string
 	warm    bool
 	viewers int

@@ -14,7 +14,7 @@ help: ## list the targets
 run: ## run seatd on the embedded default (SQLite, in-process gate, demo shows) at :8080
 	$(GO) run ./cmd/seatd
 
-deps: ## install PostgreSQL and Redis with apt when missing (the tests start their own servers)
+deps: ## install PostgreSQL, Redis and Chromium with apt when missing (the tests start their own servers)
 	@./scripts/install-deps.sh
 
 lint: ## gofmt, go vet and staticcheck

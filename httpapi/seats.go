@@ -8,6 +8,7 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/idempotency"
+	"seatmanager/live"
 )
 
 type showResponse struct {
@@ -32,19 +33,10 @@ func (s *Server) handleShows(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-type seatResponse struct {
-	ID       string         `json:"id"`
-	Row      string         `json:"row"`
-	Number   int            `json:"number"`
-	Label    string         `json:"label"`
-	Category string         `json:"category"`
-	Status   booking.Status `json:"status"`
-}
-
 type seatMapResponse struct {
-	ShowID string         `json:"showId"`
-	Seq    int64          `json:"seq"`
-	Seats  []seatResponse `json:"seats"`
+	ShowID string      `json:"showId"`
+	Seq    int64       `json:"seq"`
+	Seats  []live.Seat `json:"seats"` // the live snapshot's seats too
 }
 
 func (s *Server) handleSeatMap(w http.ResponseWriter, r *http.Request) {
@@ -59,9 +51,9 @@ func (s *Server) handleSeatMap(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := seatMapResponse{ShowID: m.ShowID, Seq: m.Seq, Seats: make([]seatResponse, len(m.Seats))}
+	out := seatMapResponse{ShowID: m.ShowID, Seq: m.Seq, Seats: make([]live.Seat, len(m.Seats))}
 	for i, seat := range m.Seats {
-		out.Seats[i] = seatResponse{seat.ID, seat.Row, seat.Number, seat.Label, seat.Category, seat.Status}
+		out.Seats[i] = live.SeatOf(seat)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

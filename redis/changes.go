@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"fmt"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -36,18 +35,5 @@ func (c Changes) Publish(ctx context.Context, showIDs []string) error {
 // fall into a disconnection are lost, and the readers' poll finds those
 // changes.
 func (c Changes) Listen(ctx context.Context, wake func(showID string)) error {
-	sub := c.Client.Subscribe(ctx, c.Channel)
-	defer sub.Close()
-	msgs := sub.Channel(goredis.WithChannelHealthCheckInterval(5 * time.Second))
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case msg, ok := <-msgs:
-			if !ok {
-				return nil
-			}
-			wake(msg.Payload)
-		}
-	}
+	return subscribe(ctx, c.Client, c.Channel, wake)
 }

@@ -113,10 +113,20 @@ type Listener struct {
 // itself; notices that fall into a disconnection are lost, and the sweep
 // releases those holds instead.
 func (l *Listener) Run(ctx context.Context) error {
-	channel := "__keyevent@" + strconv.Itoa(l.DB) + "__:expired"
-	sub := l.Client.Subscribe(ctx, channel)
-	defer sub.Close()
 	keyPrefix := l.Prefix + "hold:"
+	return subscribe(ctx, l.Client, "__keyevent@"+strconv.Itoa(l.DB)+"__:expired", func(payload string) {
+		if token, ok := strings.CutPrefix(payload, keyPrefix); ok {
+			l.Expired(ctx, token)
+		}
+	})
+}
+
+// subscribe calls fn with each message's payload on channel until ctx is
+// done. go-redis reconnects and resubscribes by itself; the messages that
+// fall into a disconnection are lost, which every subscriber here can afford.
+func subscribe(ctx context.Context, client goredis.UniversalClient, channel string, fn func(payload string)) error {
+	sub := client.Subscribe(ctx, channel)
+	defer sub.Close()
 	msgs := sub.Channel(goredis.WithChannelHealthCheckInterval(5 * time.Second))
 	for {
 		select {
@@ -126,9 +136,7 @@ func (l *Listener) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if token, ok := strings.CutPrefix(msg.Payload, keyPrefix); ok {
-				l.Expired(ctx, token)
-			}
+			fn(msg.Payload)
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"strconv"
 	"sync"
@@ -186,11 +187,11 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("calibrate sqlite: %w", err)
 	}
 	if cfg.live > 0 {
-		hub, err := startLiveHub(stderr)
+		hub, err := startChild(liveHubCommand, stderr)
 		if err != nil {
 			return fmt.Errorf("calibrate live: %w", err)
 		}
-		r := measureLive(ctx, hubTarget{hub}, cfg.live, 1, cfg.changes, 20*time.Millisecond)
+		r := measureLive(ctx, hubTarget{hub, &http.Client{Timeout: 10 * time.Second}}, cfg.live, 1, cfg.changes, 20*time.Millisecond)
 		hub.stop()
 		cal.Live = &r
 	}
@@ -230,11 +231,11 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // calibrateHello loads a hello-world server in another process with the client
 // steady uses, with the same number of connections and the same kind of body.
 func calibrateHello(ctx context.Context, cfg calibrateConfig, stderr io.Writer, bar func(*atomic.Int64) func()) (loopResult, error) {
-	srv, err := startHello(stderr)
+	srv, err := startChild(helloServerCommand, stderr)
 	if err != nil {
 		return loopResult{}, err
 	}
-	cl := newClient(srv.url, cfg.workers)
+	cl := newClient("http://"+srv.addr, cfg.workers)
 	body := holdBody{SeatIDs: []string{booking.NewID(), booking.NewID(), booking.NewID(), booking.NewID()}, UserID: "calibrate"}
 	r := measure(ctx, "hello-world JSON POST, separate process", cfg.workers, cfg.duration, bar, func(ctx context.Context) error {
 		var out struct {

@@ -29,11 +29,16 @@ var helloJSON = []byte(`{"ok":true}` + "\n")
 // when the parent dies without cleaning up.
 func runHelloServer(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlagSet(helloServerCommand, "A hello-world JSON POST server for calibrate.", stderr)
-	addr := fs.String("addr", "127.0.0.1:0", "listen address")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *addr)
+	return serveChild(ctx, http.HandlerFunc(hello), stdin, stdout)
+}
+
+// serveChild is the server side of a child: it serves h on a free loopback
+// port, prints the address on stdout, and stops when ctx ends or stdin closes.
+func serveChild(ctx context.Context, h http.Handler, stdin io.Reader, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
@@ -50,11 +55,7 @@ func runHelloServer(ctx context.Context, args []string, stdin io.Reader, stdout,
 		cancel()
 	}()
 
-	srv := &http.Server{
-		Handler:           http.HandlerFunc(hello),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -64,9 +65,8 @@ func runHelloServer(ctx context.Context, args []string, stdin io.Reader, stdout,
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
+		// Close, not Shutdown: a hub's sockets would keep Shutdown waiting.
+		return srv.Close()
 	})
 	return g.Wait()
 }
@@ -86,22 +86,23 @@ func hello(w http.ResponseWriter, r *http.Request) {
 	w.Write(helloJSON)
 }
 
-// helloProcess is a running hello-server child.
-type helloProcess struct {
-	url   string
+// child is this binary running one of its hidden servers (the hello-world
+// server, the bare live hub) in a process of its own: in the load generator's
+// process it would share its scheduler and garbage collector, which seatd does
+// not. The child prints its address, and stops when its stdin closes.
+type child struct {
+	addr  string
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
 }
 
-// startHello starts this binary again as a hello-server, in a process of its
-// own: in the load generator's process it would share its scheduler and garbage
-// collector, which seatd does not.
-func startHello(stderr io.Writer) (*helloProcess, error) {
+// startChild starts this binary again with command and waits for its address.
+func startChild(command string, stderr io.Writer) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
 	}
-	cmd := exec.Command(exe, helloServerCommand)
+	cmd := exec.Command(exe, command)
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -112,30 +113,30 @@ func startHello(stderr io.Writer) (*helloProcess, error) {
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s %s: %w", exe, helloServerCommand, err)
+		return nil, fmt.Errorf("start %s %s: %w", exe, command, err)
 	}
-	h := &helloProcess{cmd: cmd, stdin: stdin}
+	c := &child{cmd: cmd, stdin: stdin}
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
-		h.stop()
-		return nil, fmt.Errorf("%s %s did not print its address: %w", exe, helloServerCommand, err)
+		c.stop()
+		return nil, fmt.Errorf("%s %s did not print its address: %w", exe, command, err)
 	}
-	h.url = "http://" + strings.TrimSpace(line)
-	return h, nil
+	c.addr = strings.TrimSpace(line)
+	return c, nil
 }
 
 // stop closes the child's stdin, which makes it shut down, and waits for it;
 // it kills a child that does not exit within 5 s.
-func (h *helloProcess) stop() error {
-	h.stdin.Close()
+func (c *child) stop() error {
+	c.stdin.Close()
 	done := make(chan error, 1)
-	go func() { done <- h.cmd.Wait() }()
+	go func() { done <- c.cmd.Wait() }()
 	select {
 	case err := <-done:
 		return err
 	case <-time.After(5 * time.Second):
-		h.cmd.Process.Kill()
+		c.cmd.Process.Kill()
 		<-done
-		return errors.New("hello-server did not exit within 5s of its stdin closing; killed")
+		return errors.New(c.cmd.Args[1] + " did not exit within 5s of its stdin closing; killed")
 	}
 }

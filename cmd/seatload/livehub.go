@@ -1,22 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/coder/websocket"
-	"golang.org/x/sync/errgroup"
 
 	"seatmanager/booking"
 )
@@ -43,20 +36,6 @@ func runLiveHubServer(ctx context.Context, args []string, stdin io.Reader, stdou
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintln(stdout, ln.Addr()); err != nil {
-		ln.Close()
-		return err
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { // ends with the process, which it ends first
-		io.Copy(io.Discard, stdin)
-		cancel()
-	}()
 	h := &bareHub{conns: map[chan []byte]bool{}}
 	for i := range hubSeats {
 		row := string(rune('A' + i/12))
@@ -65,19 +44,7 @@ func runLiveHubServer(ctx context.Context, args []string, stdin io.Reader, stdou
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /live", h.serveSocket)
 	mux.HandleFunc("POST /change", h.change)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-gctx.Done()
-		return srv.Close()
-	})
-	return g.Wait()
+	return serveChild(ctx, mux, stdin, stdout)
 }
 
 const hubShowNS = "3f2b8c1e-6d4a-4b7e-9c2d-1a5e8f0b7c3d"
@@ -153,61 +120,16 @@ func (h *bareHub) change(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// liveHubProcess is a running live-hub-server child.
-type liveHubProcess struct {
-	base  string
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	http  *http.Client
-}
-
-func startLiveHub(stderr io.Writer) (*liveHubProcess, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		exe = os.Args[0]
-	}
-	cmd := exec.Command(exe, liveHubCommand)
-	cmd.Stderr = stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s %s: %w", exe, liveHubCommand, err)
-	}
-	p := &liveHubProcess{cmd: cmd, stdin: stdin, http: &http.Client{Timeout: 10 * time.Second}}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		p.stop()
-		return nil, fmt.Errorf("%s did not print its address: %w", liveHubCommand, err)
-	}
-	p.base = "http://" + strings.TrimSpace(line)
-	return p, nil
-}
-
-func (p *liveHubProcess) stop() {
-	p.stdin.Close()
-	done := make(chan struct{})
-	go func() { p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		p.cmd.Process.Kill()
-		<-done
-	}
-}
-
 // hubTarget is a live run against the bare hub.
-type hubTarget struct{ p *liveHubProcess }
+type hubTarget struct {
+	p    *child
+	http *http.Client
+}
 
 func (hubTarget) name() string { return "bare hub" }
 
 func (t hubTarget) socketURL(string) string {
-	return "ws" + strings.TrimPrefix(t.p.base, "http") + "/live"
+	return "ws://" + t.p.addr + "/live"
 }
 
 func (t hubTarget) shows(_ context.Context, n, changes int) ([]liveShow, error) {
@@ -222,8 +144,8 @@ func (t hubTarget) shows(_ context.Context, n, changes int) ([]liveShow, error) 
 }
 
 func (t hubTarget) change(ctx context.Context, _, seatID string) error {
-	req, _ := http.NewRequestWithContext(ctx, "POST", t.p.base+"/change?seat="+seatID, nil)
-	resp, err := t.p.http.Do(req)
+	req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+t.p.addr+"/change?seat="+seatID, nil)
+	resp, err := t.http.Do(req)
 	if err != nil {
 		return err
 	}

@@ -36,15 +36,20 @@ func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, e
 	return lapse, wrap(err, "release lapsed hold")
 }
 
+// sweepSQL selects the seats whose hold lapsed first, through the partial
+// index on hold_expires_at: ordered by id, it read every seat of every show
+// inside the write lock (130 ms for 48 000 seats, once a second).
+const sweepSQL = `
+	SELECT id, show_id, hold_token, hold_expires_at FROM seats
+	WHERE status = 'held' AND hold_expires_at <= ? ORDER BY hold_expires_at LIMIT ?`
+
 // ReleaseLapsed frees up to limit seats whose hold lapsed, whatever hold they
 // belong to: the sweep that catches what expiry notices missed.
 func (s *Store) ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error) {
 	var lapses []booking.Lapse
 	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		var err error
-		lapses, err = releaseLapsed(ctx, tx, now, `
-			SELECT id, show_id, hold_token, hold_expires_at FROM seats
-			WHERE status = 'held' AND hold_expires_at <= ? ORDER BY id LIMIT ?`, now, limit)
+		lapses, err = releaseLapsed(ctx, tx, now, sweepSQL, now, limit)
 		return err
 	})
 	return lapses, wrap(err, "release lapsed holds")

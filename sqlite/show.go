@@ -125,11 +125,14 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 	return created, wrap(err, "create show")
 }
 
+// eventsSQL reads a show's events after a seq, by its primary key.
+const eventsSQL = `
+	SELECT seq, seat_id, status, coalesce(hold_token, ''), coalesce(booking_id, ''), at
+	FROM seat_events WHERE show_id = ? AND seq > ? ORDER BY seq LIMIT ?`
+
 // Events returns up to limit events of a show with seq greater than afterSeq, in order.
 func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]booking.Event, error) {
-	rows, err := s.read.QueryContext(ctx, `
-		SELECT seq, seat_id, status, coalesce(hold_token, ''), coalesce(booking_id, ''), at
-		FROM seat_events WHERE show_id = ? AND seq > ? ORDER BY seq LIMIT ?`, showID, afterSeq, limit)
+	rows, err := s.read.QueryContext(ctx, eventsSQL, showID, afterSeq, limit)
 	if err != nil {
 		return nil, wrap(err, "read events")
 	}

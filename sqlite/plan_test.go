@@ -18,7 +18,7 @@ func TestPlansUseIndexes(t *testing.T) {
 	defer s.Close()
 	for _, c := range []struct {
 		name, query, want string
-		args               []any
+		args              []any
 	}{
 		{"sweep", sweepSQL, "USING INDEX seats_hold_expires_idx", []any{0, 100}},
 		{"events", eventsSQL, "(show_id=? AND seq>?)", []any{"show", 0, 100}},

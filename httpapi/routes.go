@@ -35,11 +35,21 @@ func (s *Server) routes() {
 	}
 }
 
-// change registers a state-changing POST: exactly-once per Idempotency-Key.
-// A path under /api/seats/ also matches the seat-map route's GET pattern, so
-// it is remembered, to answer GET on it with 405 rather than as a show id.
+// change registers a state-changing POST: exactly-once per Idempotency-Key,
+// and counted in flight while it is answered. A path under /api/seats/ also
+// matches the seat-map route's GET pattern, so it is remembered, to answer GET
+// on it with 405 rather than as a show id.
 func (s *Server) change(pattern string, h http.HandlerFunc) {
-	s.mux.Handle(pattern, s.once.Wrap(h))
+	wrapped := s.once.Wrap(h)
+	if c := s.changes; c != nil {
+		once := wrapped
+		wrapped = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c.Enter()
+			defer c.Leave()
+			once.ServeHTTP(w, r)
+		})
+	}
+	s.mux.Handle(pattern, wrapped)
 	if name, ok := strings.CutPrefix(pattern, "POST /api/seats/"); ok {
 		s.postOnly[name] = true
 	}

@@ -12,6 +12,7 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/idempotency"
+	"seatmanager/internal/inflight"
 	"seatmanager/live"
 )
 
@@ -42,6 +43,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Live, if set, serves the live seat maps.
 	Live *live.Hub
+	// InFlight, if set, counts the seat changes being answered (see
+	// live.Config.Busy).
+	InFlight *inflight.Counter
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
 	// ObserveRequest, if set, is told of every answered request: its route
@@ -59,6 +63,7 @@ type Server struct {
 	log     *slog.Logger
 	once    *idempotency.Middleware
 	live    *live.Hub
+	changes *inflight.Counter
 	// postOnly are the paths under /api/seats/ that only take POST (see change).
 	postOnly map[string]bool
 
@@ -71,6 +76,7 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 	s := &Server{
 		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, timeout: cfg.RequestTimeout,
 		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{}, live: cfg.Live,
+		changes: cfg.InFlight,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 5 * time.Second

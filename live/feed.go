@@ -44,6 +44,7 @@ type feedView struct {
 	ring     []chunk       // consecutive, oldest first, ending at seq
 	ringLen  int           // events in ring
 	advanced chan struct{} // closed when a newer view is published
+	merged   sync.Map      // seq → the encoded frame of the events after it (see after)
 }
 
 // start is the first seq the view's frames have.
@@ -116,14 +117,18 @@ func (f *feed) run(ctx context.Context) {
 				return
 			}
 		}
+		woken := time.Now()
 		// A burst's changes gather while the last read's frames go out:
 		// every frame is a write to each socket of the show.
-		if wait := f.hub.cfg.Gather - time.Since(last); wait > 0 {
+		if wait := f.hub.cfg.Gather - woken.Sub(last); wait > 0 {
 			select {
 			case <-time.After(wait):
 			case <-ctx.Done():
 				return
 			}
+		}
+		if !f.hub.yield(ctx, woken) {
+			return
 		}
 		last = time.Now()
 		f.catchUp(ctx)
@@ -196,7 +201,7 @@ type update struct {
 	wait     <-chan struct{}
 }
 
-// since returns the frames that follow seq after: the events from the
+// since returns the frame that follows seq after: the events from the
 // recent frames, or a snapshot if the viewer is further behind than those
 // reach (coalesced: the latest status of each seat). A negative after asks
 // for a snapshot.
@@ -211,20 +216,31 @@ func (f *feed) since(after int64) update {
 		u.frames, u.seq, u.snapshot = []outFrame{{data: data}}, seq, true
 		return u
 	}
-	for _, c := range v.ring {
-		switch {
-		case c.last() <= after:
-			continue
-		case c.first() > after:
-			u.frames = append(u.frames, outFrame{c.data, len(c.events)})
-		default:
-			rest := c.events[after-c.first()+1:]
-			u.frames = append(u.frames, outFrame{encodeEvents(f.show, rest), len(rest)})
-		}
-		u.newest = c.events[len(c.events)-1].At
-	}
-	u.seq = v.seq
+	u.frames = []outFrame{v.after(f.show, after)}
+	last := v.ring[len(v.ring)-1]
+	u.seq, u.newest = v.seq, last.events[len(last.events)-1].At
 	return u
+}
+
+// after returns the view's events after seq after as one frame: a viewer
+// that was kept waiting gets what it missed in one write. Each such frame is
+// encoded once for all the viewers at that seq.
+func (v *feedView) after(show string, after int64) outFrame {
+	n := int(v.seq - after)
+	if last := v.ring[len(v.ring)-1]; last.first() == after+1 {
+		return outFrame{last.data, n}
+	}
+	if b, ok := v.merged.Load(after); ok {
+		return outFrame{b.([]byte), n}
+	}
+	events := make([]booking.Event, 0, n)
+	for _, c := range v.ring {
+		if c.last() > after {
+			events = append(events, c.events[max(0, after-c.first()+1):]...)
+		}
+	}
+	b, _ := v.merged.LoadOrStore(after, encodeEvents(show, events))
+	return outFrame{b.([]byte), n}
 }
 
 // snapshot returns the encoded snapshot of the seats as they are, and its

@@ -52,6 +52,15 @@ type Config struct {
 	// the changes of a burst reach the sockets in a few frames rather than one
 	// each: a change after a quiet spell is read at once. Default 10ms.
 	Gather time.Duration
+	// Busy, if set, says whether the instance is busy answering seat
+	// changes: nil if not, else a channel closed when it no longer is. While
+	// it is, the log is not read and frames are not written, for up to Yield
+	// after a change: on a machine short of CPU, a storm's buyers are
+	// answered first and its viewers then get what they missed in one frame.
+	Busy func() <-chan struct{}
+	// Yield is the longest a change waits for the instance to stop being
+	// busy before it goes out anyway. Default 1s.
+	Yield time.Duration
 	// RingEvents is how many recent events a show keeps as frames; a viewer
 	// further behind gets a snapshot. Default 4096.
 	RingEvents int
@@ -102,6 +111,12 @@ func New(cfg Config) *Hub {
 	if cfg.Gather <= 0 {
 		cfg.Gather = 10 * time.Millisecond
 	}
+	if cfg.Busy == nil {
+		cfg.Busy = func() <-chan struct{} { return nil }
+	}
+	if cfg.Yield <= 0 {
+		cfg.Yield = time.Second
+	}
 	if cfg.RingEvents <= 0 {
 		cfg.RingEvents = 4096
 	}
@@ -149,6 +164,28 @@ func (h *Hub) Wake(showID string) {
 	h.mu.Unlock()
 	if f != nil {
 		f.poke()
+	}
+}
+
+// yield waits while the instance is busy (Config.Busy), but not past Yield
+// after from. It reports false if ctx ended first.
+func (h *Hub) yield(ctx context.Context, from time.Time) bool {
+	for {
+		quiet := h.cfg.Busy()
+		left := h.cfg.Yield - time.Since(from)
+		if quiet == nil || left <= 0 {
+			return true
+		}
+		t := time.NewTimer(left)
+		select {
+		case <-quiet:
+			t.Stop()
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
 	}
 }
 

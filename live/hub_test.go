@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"seatmanager/booking"
+	"seatmanager/internal/inflight"
 	"seatmanager/live"
 	"seatmanager/memory"
 	"seatmanager/sqlite"
@@ -329,5 +330,62 @@ func TestCloseSaysGoingAway(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return within 5s")
+	}
+}
+
+// TestBusyDefersFrames: while the instance is busy answering seat changes,
+// nothing is written; once it is quiet, everything since goes out in one
+// frame. Busy for longer than Yield, the frame goes out anyway.
+func TestBusyDefersFrames(t *testing.T) {
+	changes := inflight.New(0, 0)
+	const yield = 300 * time.Millisecond
+	w := newWorld(t, live.Config{PollInterval: time.Hour, Busy: changes.Busy, Yield: yield}, 1, 5)
+	v := w.watch(t, "")
+	v.next()
+	frames := make(chan frame, 8)
+	go func() {
+		for {
+			_, b, err := v.c.Read(context.Background())
+			if err != nil {
+				close(frames)
+				return
+			}
+			var f frame
+			json.Unmarshal(b, &f)
+			frames <- f
+		}
+	}()
+
+	changes.Enter()
+	start := time.Now()
+	for i := range 3 {
+		w.hold(t, "buyer", w.seats[i])
+	}
+	select {
+	case f := <-frames:
+		t.Fatalf("got a frame of %d events %v after the changes while busy; want none until quiet", len(f.Events), time.Since(start))
+	case <-time.After(yield / 3):
+	}
+	changes.Leave()
+	select {
+	case f := <-frames:
+		if len(f.Events) != 3 || f.Events[0].Seq != 1 || f.Events[2].Seq != 3 {
+			t.Fatalf("got %d events %+v once quiet; want events 1–3 in one frame", len(f.Events), f.Events)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frame within 5s of the instance becoming quiet")
+	}
+
+	changes.Enter() // busy for good: the change goes out after Yield
+	defer changes.Leave()
+	start = time.Now()
+	w.hold(t, "buyer", w.seats[3])
+	select {
+	case f := <-frames:
+		if d := time.Since(start); len(f.Events) != 1 || f.Events[0].Seq != 4 || d < yield/2 {
+			t.Fatalf("got events %+v after %v while busy; want event 4 after about %v", f.Events, d, yield)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no frame within 5s while busy; want one after Yield (%v)", yield)
 	}
 }

@@ -125,6 +125,7 @@ func (h *Hub) stream(c *websocket.Conn, f *feed, next int64, backlog [][]byte) s
 	}
 	ping := time.NewTicker(h.cfg.PingInterval)
 	defer ping.Stop()
+	var waiting time.Time // since when the frames in hand wait for a quiet moment
 	for {
 		if h.ctx.Err() != nil {
 			return h.end(c, "shutdown")
@@ -140,6 +141,22 @@ func (h *Hub) stream(c *websocket.Conn, f *feed, next int64, backlog [][]byte) s
 				h.cfg.Observer.Coalesced()
 			}
 		}
+		if len(u.frames) > 0 && h.cfg.Busy() != nil {
+			// Frames to write while the instance is busy: the buyers first,
+			// then everything since in one frame. Checked before every
+			// write, so that a storm's next burst pauses the writes of the
+			// last quiet moment.
+			if waiting.IsZero() {
+				waiting = time.Now()
+			}
+			if time.Since(waiting) < h.cfg.Yield {
+				if !h.yield(ctx, waiting) {
+					return h.end(c, "client")
+				}
+				continue
+			}
+		}
+		waiting = time.Time{}
 		for _, fr := range u.frames {
 			if why := h.write(ctx, c, fr.data); why != "" {
 				return why

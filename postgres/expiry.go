@@ -63,12 +63,15 @@ func (s *Store) ReleaseHold(ctx context.Context, token string) (booking.Lapse, e
 // are found by statement_timestamp(), which an index scan can take as its
 // bound; clock_timestamp() changes while the statement runs, so with it the
 // scan read every held seat, thousands under load, once a second. The UPDATE
-// still judges each seat by the clock.
+// still judges each seat by the clock. Ordered by expiry, the partial index
+// on it gives the oldest first; ordered by id, a plan could walk the primary
+// key through every seat looking for held ones. SKIP LOCKED never waits, so
+// the order of its locks cannot deadlock.
 const releaseLapsedSQL = `
 WITH lapsed AS MATERIALIZED (
     SELECT id, show_id, hold_token, hold_expires_at FROM seats
     WHERE status = 'held' AND hold_expires_at <= statement_timestamp()
-    ORDER BY id
+    ORDER BY hold_expires_at
     LIMIT $1
     FOR NO KEY UPDATE SKIP LOCKED
 )

@@ -34,6 +34,7 @@ type Config struct {
 	AllowedOrigins  []string
 	EventRetention  time.Duration
 	LivePoll        time.Duration
+	LiveYield       time.Duration
 	MaxSockets      int
 	PprofAddr       string
 	LogFormat       string
@@ -99,6 +100,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		"how long seat events are kept for viewers that resume and for the events route [SEATD_EVENT_RETENTION]")
 	fs.DurationVar(&cfg.LivePoll, "live-poll-interval", env.duration("SEATD_LIVE_POLL_INTERVAL", time.Second),
 		"how often a watched show reads its event log unwoken, in case a change notice was lost [SEATD_LIVE_POLL_INTERVAL]")
+	fs.DurationVar(&cfg.LiveYield, "live-yield", env.duration("SEATD_LIVE_YIELD", time.Second),
+		"how long live seat maps may wait while more seat changes are in flight than there are cores, so that buyers are answered first; 0: never wait [SEATD_LIVE_YIELD]")
 	fs.IntVar(&cfg.MaxSockets, "max-sockets", env.int("SEATD_MAX_SOCKETS", 20000), "most live sockets open at once [SEATD_MAX_SOCKETS]")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("SEATD_PPROF_ADDR", ""),
 		"serve net/http/pprof on this address (keep it on loopback); empty: off [SEATD_PPROF_ADDR]")
@@ -145,6 +148,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		return cfg, fmt.Errorf("event retention %v: must be at least 1h", cfg.EventRetention)
 	case cfg.LivePoll < 10*time.Millisecond:
 		return cfg, fmt.Errorf("live poll interval %v: must be at least 10ms", cfg.LivePoll)
+	case cfg.LiveYield < 0:
+		return cfg, fmt.Errorf("live yield %v: must not be negative", cfg.LiveYield)
 	case cfg.MaxSockets < 1:
 		return cfg, fmt.Errorf("max sockets %d: must be at least 1", cfg.MaxSockets)
 	case cfg.DemoReset && !cfg.Demo:

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"seatmanager/httpapi"
 	"seatmanager/idempotency"
 	"seatmanager/internal/breaker"
+	"seatmanager/internal/inflight"
 	"seatmanager/live"
 	"seatmanager/metrics"
 	"seatmanager/redis"
@@ -94,7 +96,16 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 
 	m := metrics.New()
+	// While more seat changes are in flight than there are cores, and for a
+	// moment after (a storm's waves of buyers come a millisecond apart), the
+	// live seat maps wait, up to LiveYield: the buyers are answered first.
+	changes := inflight.New(runtime.GOMAXPROCS(0), 20*time.Millisecond)
+	var busy func() <-chan struct{}
+	if cfg.LiveYield > 0 {
+		busy = changes.Busy
+	}
 	hub := live.New(live.Config{
+		Busy: busy, Yield: cfg.LiveYield,
 		Log: store, PollInterval: cfg.LivePoll, OriginPatterns: cfg.AllowedOrigins, MaxSockets: cfg.MaxSockets, Logger: log,
 		Observer: live.Observer{SocketOpened: m.SocketOpened, SocketClosed: m.SocketClosed, FrameSent: m.FrameSent, Coalesced: m.Coalesced},
 	})
@@ -125,7 +136,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	api := httpapi.NewServer(svc, httpapi.Config{
 		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,
 		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
-		Live: hub, Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
+		Live: hub, InFlight: changes, Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
 	})
 	srv := &http.Server{
 		Handler:           api,

@@ -118,14 +118,24 @@ func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-// viewer is one socket's reader.
+// viewer is one socket's reader. It only receives while the run goes on,
+// noting when each frame came, and decodes the frames later (apply): on a
+// machine whose cores seatd shares, decoding as they come would delay the
+// other sockets' reads, and the buyers', by the load generator's own work.
 type viewer struct {
-	show   string
-	conn   *websocket.Conn
-	seq    atomic.Int64 // the last seq seen
-	mu     sync.Mutex
-	status map[string]string // seat → status, as the socket has it
-	missed int
+	show    string
+	conn    *websocket.Conn
+	seq     atomic.Int64 // the last seq applied
+	mu      sync.Mutex
+	pending []arrival         // frames received, not yet applied
+	status  map[string]string // seat → status, as the socket has it
+	missed  int
+}
+
+// arrival is a frame received, and when.
+type arrival struct {
+	at   time.Time
+	data []byte
 }
 
 // liveFrame is a frame as a viewer reads it.
@@ -171,7 +181,10 @@ func openViewers(ctx context.Context, t liveTarget, shows []liveShow, n int, d *
 			}
 			c.SetReadLimit(64 << 20)
 			v := &viewer{show: show, conn: c, status: map[string]string{}}
-			if err := v.read(gctx, d); err != nil { // the snapshot
+			if err := v.read(gctx); err != nil { // the snapshot
+				return fmt.Errorf("socket %d: %w", i, err)
+			}
+			if err := v.apply(d); err != nil {
 				return fmt.Errorf("socket %d: %w", i, err)
 			}
 			viewers[i] = v
@@ -182,34 +195,47 @@ func openViewers(ctx context.Context, t liveTarget, shows []liveShow, n int, d *
 	return viewers, err
 }
 
-// read reads one frame and applies it.
-func (v *viewer) read(ctx context.Context, d *delays) error {
+// read receives one frame, to apply later.
+func (v *viewer) read(ctx context.Context) error {
 	_, b, err := v.conn.Read(ctx)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	var f liveFrame
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("frame %.80s: %w", b, err)
-	}
+	v.mu.Lock()
+	v.pending = append(v.pending, arrival{now, b})
+	v.mu.Unlock()
+	return nil
+}
+
+// apply decodes the frames received so far into the viewer's seats, and
+// into d (if not nil) their events' delays.
+func (v *viewer) apply(d *delays) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	switch f.Type {
-	case "snapshot":
-		for _, s := range f.Seats {
-			v.status[s.ID] = s.Status
+	for len(v.pending) > 0 {
+		a := v.pending[0]
+		v.pending = v.pending[1:]
+		var f liveFrame
+		if err := json.Unmarshal(a.data, &f); err != nil {
+			return fmt.Errorf("frame %.80s: %w", a.data, err)
 		}
-		v.seq.Store(f.Seq)
-	case "events":
-		for _, e := range f.Events {
-			if e.Seq != v.seq.Load()+1 {
-				v.missed++
+		switch f.Type {
+		case "snapshot":
+			for _, s := range f.Seats {
+				v.status[s.ID] = s.Status
 			}
-			v.status[e.SeatID] = e.Status
-			v.seq.Store(e.Seq)
-			if d != nil {
-				d.add(v.show, e.Seq, now.Sub(e.At))
+			v.seq.Store(f.Seq)
+		case "events":
+			for _, e := range f.Events {
+				if e.Seq != v.seq.Load()+1 {
+					v.missed++
+				}
+				v.status[e.SeatID] = e.Status
+				v.seq.Store(e.Seq)
+				if d != nil {
+					d.add(v.show, e.Seq, a.at.Sub(e.At))
+				}
 			}
 		}
 	}
@@ -259,7 +285,7 @@ func measureLive(ctx context.Context, t liveTarget, sockets, nShows, changes int
 	for _, v := range viewers {
 		readers.Go(func() {
 			for rctx.Err() == nil {
-				if err := v.read(rctx, d); err != nil {
+				if err := v.read(rctx); err != nil {
 					if rctx.Err() == nil {
 						readErrs.Add(1)
 					}
@@ -289,6 +315,9 @@ func measureLive(ctx context.Context, t liveTarget, sockets, nShows, changes int
 	for {
 		lagging := 0
 		for _, v := range viewers {
+			if err := v.apply(d); err != nil {
+				readErrs.Add(1)
+			}
 			if v.seq.Load() < want[v.show] {
 				lagging++
 			}
@@ -301,6 +330,11 @@ func measureLive(ctx context.Context, t liveTarget, sockets, nShows, changes int
 	}
 	stop()
 	readers.Wait()
+	for _, v := range viewers {
+		if err := v.apply(d); err != nil {
+			readErrs.Add(1)
+		}
+	}
 	res.Errors += int(readErrs.Load())
 	var all, last []time.Duration
 	d.mu.Lock()

@@ -197,7 +197,7 @@ func watchStorm(ctx context.Context, cl *client, shows []string, n int) (*stormW
 	w.stopped = cancel
 	for _, v := range viewers {
 		w.readers.Go(func() {
-			for v.read(rctx, nil) == nil {
+			for v.read(rctx) == nil {
 			}
 		})
 	}
@@ -221,7 +221,7 @@ func (w *stormWatch) converged(ctx context.Context, cl *client, shows []string, 
 	n, told := 0, false
 	for i, v := range w.viewers {
 		m := byShow[v.show]
-		for v.seq.Load() < m.Seq && time.Now().Before(deadline) {
+		for v.apply(nil) == nil && v.seq.Load() < m.Seq && time.Now().Before(deadline) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		v.mu.Lock()

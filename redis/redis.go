@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/url"
@@ -75,6 +76,13 @@ func NewClient(redisURL string, options ...func(*goredis.Options)) (*goredis.Cli
 		}
 		return nil, fmt.Errorf("open redis: parse url: %w", err)
 	}
+	withDefaults(opt, options)
+	return goredis.NewClient(opt), nil
+}
+
+// withDefaults gives opt the short defaults above where it sets none, then
+// applies options.
+func withDefaults(opt *goredis.Options, options []func(*goredis.Options)) {
 	if opt.DialTimeout == 0 {
 		opt.DialTimeout = dialTimeout
 	}
@@ -100,5 +108,36 @@ func NewClient(redisURL string, options ...func(*goredis.Options)) (*goredis.Cli
 	for _, o := range options {
 		o(opt)
 	}
-	return goredis.NewClient(opt), nil
+}
+
+// Sentinels is where a Redis primary watched by Sentinel is found.
+type Sentinels struct {
+	Addrs  []string // host:port of each sentinel
+	Master string   // the name the sentinels monitor it by
+	// Username and Password authenticate to the primary and its replicas;
+	// SentinelPassword to the sentinels. TLS, if set, is used for both.
+	Username, Password, SentinelPassword string
+	TLS                                  *tls.Config
+	DB                                   int
+}
+
+// NewFailoverClient is NewClient for a primary found through Sentinel: the
+// client asks the sentinels where the primary is, follows them when they
+// promote a replica (closing its connections to the old one, pub/sub ones
+// included, which reconnect and resubscribe to the new), and applies options
+// to each primary's connections alike.
+func NewFailoverClient(s Sentinels, options ...func(*goredis.Options)) (*goredis.Client, error) {
+	if len(s.Addrs) == 0 || s.Master == "" {
+		return nil, errors.New("open redis: sentinel addresses and a master name are both needed")
+	}
+	opt := &goredis.Options{Username: s.Username, Password: s.Password, DB: s.DB, TLSConfig: s.TLS}
+	withDefaults(opt, options)
+	return goredis.NewFailoverClient(&goredis.FailoverOptions{
+		MasterName: s.Master, SentinelAddrs: s.Addrs, SentinelPassword: s.SentinelPassword,
+		Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig,
+		OnConnect:   opt.OnConnect,
+		DialTimeout: opt.DialTimeout, ReadTimeout: opt.ReadTimeout, WriteTimeout: opt.WriteTimeout,
+		PoolTimeout: opt.PoolTimeout, MaxRetries: opt.MaxRetries, MaxRetryBackoff: opt.MaxRetryBackoff,
+		DialerRetries: opt.DialerRetries, ContextTimeoutEnabled: opt.ContextTimeoutEnabled,
+	}), nil
 }

@@ -18,6 +18,11 @@ type Config struct {
 	Addr            string
 	DatabaseURL     string
 	RedisURL        string
+	RedisSentinels  []string // host:port of each; with RedisMaster, instead of RedisURL
+	RedisMaster     string
+	RedisPassword   string // with the sentinels: the primary's; the URL carries its own
+	SentinelPass    string
+	RedisTLS        bool
 	RedisPrefix     string
 	RedisConfigure  bool
 	Gate            bool
@@ -47,6 +52,9 @@ type Config struct {
 
 // UsesPostgres reports whether DatabaseURL names a PostgreSQL server rather than a
 // SQLite file.
+func (c Config) UsesRedis() bool { return c.RedisURL != "" || c.RedisMaster != "" }
+
+// UsesPostgres reports whether the database is PostgreSQL.
 func (c Config) UsesPostgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
@@ -70,6 +78,15 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		"postgres:// URL, or the path of a SQLite file [SEATD_DATABASE_URL]")
 	fs.StringVar(&cfg.RedisURL, "redis-url", env.str("SEATD_REDIS_URL", ""),
 		"redis:// URL of the seat gate; empty: in-process gate [SEATD_REDIS_URL]")
+	sentinels := env.str("SEATD_REDIS_SENTINELS", "")
+	fs.StringVar(&sentinels, "redis-sentinels", sentinels,
+		"comma-separated host:port of the Redis sentinels, instead of -redis-url; needs -redis-master [SEATD_REDIS_SENTINELS]")
+	fs.StringVar(&cfg.RedisMaster, "redis-master", env.str("SEATD_REDIS_MASTER", ""),
+		"the name the sentinels monitor the Redis primary by [SEATD_REDIS_MASTER]")
+	cfg.RedisPassword = env.str("SEATD_REDIS_PASSWORD", "")         // not a flag: ps shows flags
+	cfg.SentinelPass = env.str("SEATD_REDIS_SENTINEL_PASSWORD", "") // nor this
+	fs.BoolVar(&cfg.RedisTLS, "redis-tls", env.bool("SEATD_REDIS_TLS", false),
+		"speak TLS to the sentinels and the Redis primary [SEATD_REDIS_TLS]")
 	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", env.str("SEATD_REDIS_PREFIX", "seatd:"),
 		"prefix of every Redis key seatd writes [SEATD_REDIS_PREFIX]")
 	fs.BoolVar(&cfg.RedisConfigure, "redis-configure", env.bool("SEATD_REDIS_CONFIGURE", true),
@@ -122,6 +139,11 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		// A production database starts empty unless asked otherwise.
 		cfg.Demo = !cfg.UsesPostgres()
 	}
+	for _, a := range strings.Split(sentinels, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			cfg.RedisSentinels = append(cfg.RedisSentinels, a)
+		}
+	}
 	for _, o := range strings.Split(origins, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
@@ -136,6 +158,12 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	switch {
 	case fs.NArg() > 0:
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	case cfg.RedisURL != "" && (len(cfg.RedisSentinels) > 0 || cfg.RedisMaster != ""):
+		return cfg, fmt.Errorf("redis: set either SEATD_REDIS_URL or SEATD_REDIS_SENTINELS with SEATD_REDIS_MASTER, not both")
+	case (len(cfg.RedisSentinels) > 0) != (cfg.RedisMaster != ""):
+		return cfg, fmt.Errorf("redis sentinel: SEATD_REDIS_SENTINELS and SEATD_REDIS_MASTER go together; only one is set")
+	case cfg.RedisURL != "" && (cfg.RedisPassword != "" || cfg.SentinelPass != "" || cfg.RedisTLS):
+		return cfg, fmt.Errorf("redis: with SEATD_REDIS_URL, its password and TLS (rediss://) go in the URL")
 	case cfg.HoldTTL < time.Second:
 		return cfg, fmt.Errorf("hold ttl %v: must be at least 1s", cfg.HoldTTL)
 	case cfg.IdempotencyTTL < time.Minute:

@@ -303,6 +303,30 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}
 }
 
+// TestRedisSettingsExclusive: one way to reach Redis, said clearly at start.
+func TestRedisSettingsExclusive(t *testing.T) {
+	for name, c := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"url and sentinels": {map[string]string{"SEATD_REDIS_URL": "redis://127.0.0.1:1/0", "SEATD_REDIS_SENTINELS": "127.0.0.1:2", "SEATD_REDIS_MASTER": "m"}, "not both"},
+		"sentinels alone":   {map[string]string{"SEATD_REDIS_SENTINELS": "127.0.0.1:2"}, "only one is set"},
+		"master alone":      {map[string]string{"SEATD_REDIS_MASTER": "m"}, "only one is set"},
+		"url and password":  {map[string]string{"SEATD_REDIS_URL": "redis://127.0.0.1:1/0", "SEATD_REDIS_PASSWORD": "x"}, "go in the URL"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parseConfig([]string{"-addr", "127.0.0.1:0"}, environ(c.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error saying %q", err, c.want)
+			}
+		})
+	}
+	cfg, err := parseConfig(nil, environ(map[string]string{"SEATD_REDIS_SENTINELS": "127.0.0.1:1, 127.0.0.1:2", "SEATD_REDIS_MASTER": "seatd"}), io.Discard)
+	if err != nil || !cfg.UsesRedis() || len(cfg.RedisSentinels) != 2 || cfg.RedisSentinels[1] != "127.0.0.1:2" {
+		t.Errorf("got %+v, %v; want two sentinels and Redis in use", cfg.RedisSentinels, err)
+	}
+}
+
 func TestRunLogsJSON(t *testing.T) {
 	s := startSeatd(t, map[string]string{
 		"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db"), "SEATD_LOG_FORMAT": "json", "SEATD_DEMO": "false",

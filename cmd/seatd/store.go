@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strings"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -59,7 +61,7 @@ type accelerators struct {
 	markers idempotency.Markers
 	// holdKeys and listener are set with Redis; without it, in-process timers
 	// stand in for them.
-	holdKeys booking.Scheduler
+	holdKeys *redis.HoldKeys
 	listener *redis.Listener
 	// changes carries change notices to and from the other instances.
 	changes *redis.Changes
@@ -70,20 +72,32 @@ type accelerators struct {
 // process. An unreachable Redis does not stop seatd: a failing accelerator is
 // bypassed and the database decides alone until Redis is back.
 func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accelerators, error) {
-	if cfg.RedisURL == "" {
+	if !cfg.UsesRedis() {
 		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(0), close: func() {}}, nil
 	}
 	var options []func(*goredis.Options)
 	if cfg.RedisConfigure {
+		// On every new connection: the setting is per server and not
+		// replicated, so a promoted replica gets it from its first client.
 		options = append(options, redis.KeepExpiryEvents(log))
 	}
-	client, err := redis.NewClient(cfg.RedisURL, options...)
+	var client *goredis.Client
+	var err error
+	if cfg.RedisURL != "" {
+		client, err = redis.NewClient(cfg.RedisURL, options...)
+	} else {
+		s := redis.Sentinels{Addrs: cfg.RedisSentinels, Master: cfg.RedisMaster, Password: cfg.RedisPassword, SentinelPassword: cfg.SentinelPass}
+		if cfg.RedisTLS {
+			s.TLS = &tls.Config{MinVersion: tls.VersionTLS12}
+		}
+		client, err = redis.NewFailoverClient(s, options...)
+	}
 	if err != nil {
 		return accelerators{}, err
 	}
 	if err := client.Ping(ctx).Err(); err != nil {
 		log.Warn("redis does not answer; starting anyway, the database decides alone until it does",
-			"redis", redactURL(cfg.RedisURL), "err", err)
+			"redis", acceleratorsName(cfg), "err", err)
 	}
 	if !cfg.RedisConfigure {
 		if on, err := redis.ExpiryEventsEnabled(ctx, client); !on {
@@ -104,6 +118,10 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 		close:    func() { client.Close() },
 	}, nil
 }
+
+// reapInterval is how often each instance has Redis expire the hold keys
+// that are due (redis.HoldKeys.Reap): the bound on an expiry event's delay.
+const reapInterval = 10 * time.Millisecond
 
 // changeNotices returns how this instance tells the others of seat changes
 // and hears of theirs: Redis pub/sub with Redis, else PostgreSQL
@@ -132,10 +150,13 @@ func storeName(cfg Config) string {
 }
 
 func acceleratorsName(cfg Config) string {
-	if cfg.RedisURL == "" {
-		return "in-process"
+	switch {
+	case cfg.RedisURL != "":
+		return "redis " + redactURL(cfg.RedisURL)
+	case cfg.RedisMaster != "":
+		return "redis primary " + cfg.RedisMaster + " via sentinels " + strings.Join(cfg.RedisSentinels, ",")
 	}
-	return "redis " + redactURL(cfg.RedisURL)
+	return "in-process"
 }
 
 // redactURL hides the password of a URL that goes to the logs.

@@ -31,14 +31,69 @@ func NewHoldKeys(client Commander, prefix string) *HoldKeys {
 	return &HoldKeys{client: client, prefix: prefix}
 }
 
-// Schedule sets the hold's key to expire at the hold's expiry (PXAT, so that
-// the time is absolute and an extension simply moves it).
+// scheduleScript sets a hold's key to expire at the hold's expiry (PXAT, so
+// that the time is absolute and an extension simply moves it), and files the
+// hold in the index of expiries that Reap reads.
+var scheduleScript = goredis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PXAT', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1`)
+
+// reapScript looks up every hold key whose expiry has come, by the index:
+// looking up an expired key deletes it at once, and Redis publishes its
+// expired event then. Left to itself, Redis finds expired keys by sampling
+// twenty keys with a TTL at a time, ten times a second: among thousands of
+// other keys with TTLs (cached answers, gate keys) a hold key can wait
+// seconds. Redis's clock decides what is due, as it does for the keys; a key
+// still there (its expiry is this very millisecond: a script sees the time it
+// started at) stays in the index for the next look.
+var reapScript = goredis.NewScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 500)
+local gone = {}
+for _, token in ipairs(due) do
+  if redis.call('EXISTS', ARGV[1] .. token) == 0 then
+    gone[#gone + 1] = token
+  end
+end
+if #gone > 0 then
+  redis.call('ZREM', KEYS[1], unpack(gone))
+end
+return #gone`)
+
+// Schedule gives the hold a key that expires with it.
 func (k *HoldKeys) Schedule(ctx context.Context, h booking.Hold) error {
-	err := k.client.Do(ctx, "SET", k.prefix+"hold:"+h.Token, h.ShowID, "PXAT", h.ExpiresAt.UnixMilli()).Err()
+	at := h.ExpiresAt.UnixMilli()
+	err := scheduleScript.Run(ctx, k.client, []string{k.prefix + "hold:" + h.Token, k.index()}, h.ShowID, at, h.Token).Err()
 	if err != nil {
 		return fmt.Errorf("schedule expiry of hold %s: %w", h.Token, err)
 	}
 	return nil
+}
+
+func (k *HoldKeys) index() string { return k.prefix + "hold-expiries" }
+
+// Reap makes the hold keys whose expiry has come expire now, every interval
+// until ctx ends, so that their expired events go out within interval (see
+// reapScript). Every instance reaps; a key expires once, whoever looks first.
+func (k *HoldKeys) Reap(ctx context.Context, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := reapScript.Run(ctx, k.client, []string{k.index()}, k.prefix+"hold:").Err()
+		if err != nil && ctx.Err() == nil && !failing {
+			// Once per outage: the sweep still releases what lapses meanwhile.
+			log.Warn("reap lapsed hold keys in redis", "err", err)
+		}
+		failing = err != nil
+	}
 }
 
 // configurer is a client or a single connection.

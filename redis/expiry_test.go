@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -73,5 +74,67 @@ func TestHoldKeysAndListener(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("the listener heard no expiry within 10s")
 		}
+	}
+}
+
+// TestReapMakesExpiryPrompt: with Redis's own expiry cycle off (it samples, so
+// a key among thousands with TTLs can wait seconds), Reap still has each hold
+// key expire, and its event go out, within milliseconds of the hold's expiry.
+func TestReapMakesExpiryPrompt(t *testing.T) {
+	client := openClient(t, testenv.StartRedis(t).Addr())
+	if err := EnableExpiryEvents(t.Context(), client); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Do(t.Context(), "DEBUG", "SET-ACTIVE-EXPIRE", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
+	prefix := testenv.KeyPrefix(t)
+	heard := make(chan string, 100)
+	l := &Listener{Client: client, Prefix: prefix, Expired: func(_ context.Context, token string) { heard <- token }}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- l.Run(ctx) }()
+	keys := NewHoldKeys(pipelined(t, client), prefix)
+	reaped := make(chan struct{})
+	go func() { keys.Reap(ctx, 10*time.Millisecond, slog.Default()); close(reaped) }()
+	defer func() { cancel(); <-done; <-reaped }()
+	// Subscriptions are asynchronous: schedule until the listener is on.
+	deadline := time.Now().Add(10 * time.Second)
+	for waiting := true; waiting; {
+		probe := booking.Hold{Token: booking.NewID(), ExpiresAt: time.Now()}
+		if err := keys.Schedule(t.Context(), probe); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-heard:
+			waiting = false
+		case <-time.After(200 * time.Millisecond):
+			if time.Now().After(deadline) {
+				t.Fatal("no expiry heard within 10s")
+			}
+		}
+	}
+	var worst time.Duration
+	for range 20 {
+		h := booking.Hold{Token: booking.NewID(), ExpiresAt: time.Now().Add(30 * time.Millisecond)}
+		if err := keys.Schedule(t.Context(), h); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case token := <-heard:
+			if token != h.Token {
+				t.Fatalf("heard %s, want %s", token, h.Token)
+			}
+			worst = max(worst, time.Since(h.ExpiresAt))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("hold key not expired 5s after its hold; active expiry is off, so Reap did not look it up")
+		}
+	}
+	t.Logf("worst delay from a hold's expiry to its event: %v", worst)
+	if worst > 100*time.Millisecond {
+		t.Errorf("worst delay %v; want within 100ms", worst)
+	}
+	if n := client.ZCard(t.Context(), prefix+"hold-expiries").Val(); n != 0 {
+		t.Errorf("the index still has %d holds that were reaped", n)
 	}
 }

@@ -162,6 +162,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	if acc.listener != nil {
 		g.Go(func() error { return acc.listener.Run(gctx) })
+		g.Go(func() error { acc.holdKeys.Reap(gctx, reapInterval, log); return nil })
 	}
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, log) })

@@ -29,12 +29,18 @@ type RedisOption func(*redisConfig)
 // redisConfig is what RedisOptions set.
 type redisConfig struct {
 	appendOnly bool
+	replicaOf  string // host:port of the primary, for a replica
 }
 
 // WithAppendOnly turns on the append-only file with an fsync per write,
 // so that every acknowledged write survives Kill.
 func WithAppendOnly() RedisOption {
 	return func(c *redisConfig) { c.appendOnly = true }
+}
+
+// replicaOf makes the server a replica of the primary at addr.
+func replicaOf(addr string) RedisOption {
+	return func(c *redisConfig) { c.replicaOf = addr }
 }
 
 // sharedRedis starts the test binary's shared server at first use and
@@ -116,6 +122,9 @@ func (r *Redis) Start(tb testing.TB) {
 	}
 }
 
+// Pid is the server's process id, for drills that report what they did.
+func (r *Redis) Pid() int { return r.srv.pid() }
+
 // newRedis starts a server in a new temp dir.
 func newRedis(cfg redisConfig) (*Redis, error) {
 	path, err := exec.LookPath("redis-server")
@@ -151,6 +160,12 @@ func redisCommand(path, dir string, port int, cfg redisConfig) *exec.Cmd {
 		"--save", "",
 		"--dir", dir,
 		"--protected-mode", "no",
+		// Drills turn Redis's own expiry cycle off (DEBUG SET-ACTIVE-EXPIRE).
+		"--enable-debug-command", "local",
+	}
+	if cfg.replicaOf != "" {
+		host, port, _ := strings.Cut(cfg.replicaOf, ":")
+		args = append(args, "--replicaof", host, port)
 	}
 	if cfg.appendOnly {
 		args = append(args, "--appendonly", "yes", "--appendfsync", "always")

@@ -65,6 +65,16 @@ func (s *server) addr() string {
 	return s.hostPort()
 }
 
+// pid returns the running server's process id, or 0.
+func (s *server) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.proc == nil {
+		return 0
+	}
+	return s.proc.pid
+}
+
 // hostPort is addr for callers that hold s.mu.
 func (s *server) hostPort() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))

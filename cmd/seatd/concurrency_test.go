@@ -135,11 +135,17 @@ type stormResult struct {
 	told     map[string][]string // booking id → the seats its request asked for
 	byStatus map[string]int      // "hold 200", "book 409", …
 	failures []string            // 5xx answers, transport errors, unexpected statuses
+	slowest  time.Duration       // the longest a request waited for its answer
 }
 
 func (r *stormResult) record(route string, status int, err error) {
+	r.recordTimed(route, status, err, 0)
+}
+
+func (r *stormResult) recordTimed(route string, status int, err error, took time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.slowest = max(r.slowest, took)
 	r.byStatus[fmt.Sprintf("%s %d", route, status)]++
 	if err != nil || status >= 500 {
 		r.failures = append(r.failures, fmt.Sprintf("%s: status %d, err %v", route, status, err))
@@ -189,8 +195,9 @@ func storm(t *testing.T, c *client, seats []string, users int, progress func(don
 
 func buy(c *client, res *stormResult, user string, want []string) {
 	var hold struct{ HoldToken string }
+	start := time.Now()
 	status, err := c.call("POST", "/api/seats/hold-bulk", map[string]any{"seatIds": want, "userId": user}, &hold)
-	res.record("hold", status, err)
+	res.recordTimed("hold", status, err, time.Since(start))
 	if status != 200 {
 		if err == nil && status != 409 {
 			res.record("hold unexpected", status, fmt.Errorf("want 200 or 409"))
@@ -198,8 +205,9 @@ func buy(c *client, res *stormResult, user string, want []string) {
 		return
 	}
 	var bk struct{ BookingID string }
+	start = time.Now()
 	status, err = c.call("POST", "/api/seats/book-bulk", map[string]any{"seatIds": want, "userId": user, "holdToken": hold.HoldToken}, &bk)
-	res.record("book", status, err)
+	res.recordTimed("book", status, err, time.Since(start))
 	if status != 200 {
 		res.record("book of a fresh hold", status, fmt.Errorf("want 200"))
 		return

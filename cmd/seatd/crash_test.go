@@ -114,13 +114,21 @@ func retryKeyed(t *testing.T, c *http.Client, url, key, body string) answer {
 	}
 }
 
-// TestCrashKeepsAnswers kills seatd with SIGKILL while buyers hold and book
-// with Idempotency-Keys, restarts it on the same PostgreSQL, and retries every
-// key: each answer received before the crash comes back byte for byte, and the
-// database holds exactly one effect per key.
+// TestCrashKeepsAnswers (docs/RELIABILITY.md, drill 4) kills one of two seatd
+// with SIGKILL while buyers hold and book with Idempotency-Keys, and retries
+// every key on the other: each answer received before the crash comes back
+// byte for byte, the database holds exactly one effect per key, and the
+// survivor releases the dead one's holds when they lapse.
 func TestCrashKeepsAnswers(t *testing.T) {
 	dbURL := testenv.PostgresURL(t)
-	env := map[string]string{"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true"}
+	env := map[string]string{
+		"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true",
+		"SEATD_REDIS_URL": "redis://" + testenv.RedisAddr(t) + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
+		// Holds outlive the retries, and lapse soon after: the survivor
+		// must release the dead one's by their expiry events alone.
+		"SEATD_HOLD_TTL": "5s", "SEATD_SWEEP_INTERVAL": "0",
+	}
+	survivor := startProcess(t, env)
 	p := startProcess(t, env)
 	c := newClient(t, p.url)
 	_, m := c.firstShow(t)
@@ -187,11 +195,17 @@ func TestCrashKeepsAnswers(t *testing.T) {
 		})
 	}
 	answered.Wait()
+	// Holds nobody books, left behind by the instance about to die.
+	var orphans []holdJSON
+	for i := range 3 {
+		orphans = append(orphans, c.hold(t, fmt.Sprintf("orphan-%d", i), seats[len(seats)-1-i]))
+	}
 	p.kill(t)
 	close(stop)
 	wg.Wait()
 
-	p = startProcess(t, env)
+	// Every client retries on the instance that kept serving.
+	p = survivor
 	var tried, withAnswer int
 	for _, b := range buyers {
 		if !b.holdSent {
@@ -223,7 +237,15 @@ func TestCrashKeepsAnswers(t *testing.T) {
 	if withAnswer == 0 {
 		t.Fatal("no answer arrived before the crash; the test proved nothing")
 	}
-	t.Logf("%d buyers had started, %d holds answered before the kill", tried, withAnswer)
+	t.Logf("%d buyers had started, %d holds answered before the kill; their retries on the survivor got the same answers", tried, withAnswer)
+	var worst time.Duration
+	for _, h := range orphans {
+		worst = max(worst, awaitRelease(t, openDB(t, dbURL), true, h, 5*time.Second))
+	}
+	t.Logf("the dead instance's holds were released by the survivor, the last %v after its expiry", worst)
+	if worst > 500*time.Millisecond {
+		t.Errorf("the last orphaned hold was released %v after its expiry; want within 500ms", worst)
+	}
 
 	db := openDB(t, dbURL)
 	for _, b := range buyers {

@@ -6,7 +6,7 @@ TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
 
 .DEFAULT_GOAL := help
 
-.PHONY: help run deps lint test bench loadtest
+.PHONY: help run deps lint test bench loadtest cluster
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -28,6 +28,10 @@ test: deps lint ## install what is missing, lint, then run every test (unit, Pos
 
 bench: deps ## measure: calibrate this machine, storm and steady on each backend, Go benchmarks; writes docs/BENCHMARKS.md
 	$(GO) test -tags bench -run TestBenchmarks -count=1 -timeout 30m -v ./loadtest
+
+cluster: ## the production topology from local binaries on loopback (PostgreSQL, Redis primary, replica, 3 sentinels, 2 seatd, HAProxy); Ctrl-C stops it
+	@./scripts/install-deps.sh haproxy
+	@bin=$$(mktemp -d) && $(GO) build -o $$bin/seatd ./cmd/seatd && $(GO) run ./cmd/seatcluster -seatd $$bin/seatd; rm -rf $$bin
 
 loadtest: ## storm and steady against a seatd on the embedded default, started here
 	@./scripts/loadtest.sh

@@ -19,6 +19,11 @@ missing=()
 have_postgres || missing+=(postgresql)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v chromium >/dev/null || missing+=(chromium)
+# Further commands named as arguments (make cluster: haproxy), each from the
+# Debian package of the same name.
+for extra in "$@"; do
+	command -v "$extra" >/dev/null || missing+=("$extra")
+done
 ((${#missing[@]} == 0)) && exit 0
 
 if ((EUID != 0)); then

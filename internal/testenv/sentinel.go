@@ -41,27 +41,57 @@ type Sentinels struct {
 // Everything is stopped in tb.Cleanup.
 func StartSentinels(tb testing.TB) *Sentinels {
 	tb.Helper()
-	requireMain(tb)
-	s := &Sentinels{Primary: StartRedis(tb)}
-	s.Replica = StartRedis(tb, replicaOf(s.Primary.Addr()))
-	for range 3 {
-		srv, err := newSentinel(s.Primary.Addr())
-		if err != nil {
-			tb.Fatalf("testenv: %v", err)
-		}
-		tb.Cleanup(func() {
-			if err := srv.stop(); err != nil {
-				tb.Errorf("testenv: %v", err)
-			}
-		})
-		s.sentinels = append(s.sentinels, srv)
+	primary, err := newRedis(redisConfig{})
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(tb.Context(), startTimeout)
-	defer cancel()
-	if err := poll(ctx, s.settled); err != nil {
-		tb.Fatalf("testenv: the sentinels did not find the replica and each other within %v: %v", startTimeout, err)
+	s, err := newSentinels(primary)
+	tb.Cleanup(func() {
+		if err := errors.Join(s.stop(), primary.srv.stop()); err != nil {
+			tb.Errorf("testenv: %v", err)
+		}
+	})
+	if err != nil {
+		tb.Fatalf("testenv: %v", err)
 	}
 	return s
+}
+
+// newSentinels starts a replica of primary and three sentinels watching it,
+// and waits until they can fail over. On error, what started is in the
+// result, for stop.
+func newSentinels(primary *Redis) (*Sentinels, error) {
+	s := &Sentinels{Primary: primary}
+	var err error
+	if s.Replica, err = newRedis(redisConfig{replicaOf: primary.Addr()}); err != nil {
+		return s, fmt.Errorf("replica: %w", err)
+	}
+	for range 3 {
+		srv, err := newSentinel(primary.Addr())
+		if err != nil {
+			return s, err
+		}
+		s.sentinels = append(s.sentinels, srv)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	if err := poll(ctx, s.settled); err != nil {
+		return s, fmt.Errorf("the sentinels did not find the replica and each other within %v: %w", startTimeout, err)
+	}
+	return s, nil
+}
+
+// stop stops the sentinels and the replica (not the primary, which the
+// caller started).
+func (s *Sentinels) stop() error {
+	var errs []error
+	for _, srv := range s.sentinels {
+		errs = append(errs, srv.stop())
+	}
+	if s.Replica != nil {
+		errs = append(errs, s.Replica.srv.stop())
+	}
+	return errors.Join(errs...)
 }
 
 // Addrs returns host:port of each sentinel.

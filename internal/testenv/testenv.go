@@ -1,4 +1,6 @@
-// Package testenv gives tests real PostgreSQL and Redis servers.
+// Package testenv gives tests real PostgreSQL and Redis servers, Redis with
+// a replica and sentinels for failover drills, and (StartTopology) the same
+// servers to make cluster.
 //
 // It starts them from the locally installed binaries on free loopback
 // ports, with their files in fresh temp dirs, so tests never touch a

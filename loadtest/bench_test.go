@@ -5,6 +5,7 @@ package loadtest
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,7 @@ type result struct {
 	// live are the live seat-map runs: liveSockets on one show, 1000 on one
 	// show, and storms unwatched and watched by 1000 viewers, in turn.
 	liveMany, liveThousand *liveResult
+	thousandP99s           []float64 // of the three 1 000-socket runs, lowest first
 	watchPairs             [][2]summary
 }
 
@@ -130,8 +133,17 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 	}
 	if b.live {
 		many := runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", fmt.Sprint(liveSockets), "-shows", "1")
-		thousand := runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", "1000", "-shows", "1")
-		res.liveMany, res.liveThousand = &many, &thousand
+		// 1 000 sockets three times, the median by p99 recorded: one run's
+		// p99 is a handful of frames, and this machine's speed swings.
+		var thousands []liveResult
+		for range 3 {
+			thousands = append(thousands, runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", "1000", "-shows", "1"))
+		}
+		slices.SortFunc(thousands, func(a, b liveResult) int { return cmp.Compare(a.DelayMs.P99, b.DelayMs.P99) })
+		res.liveMany, res.liveThousand = &many, &thousands[1]
+		for _, l := range thousands {
+			res.thousandP99s = append(res.thousandP99s, l.DelayMs.P99)
+		}
 		// The same storm unwatched and watched, in turn: on this machine one
 		// storm's p99 swings by half between identical runs.
 		storm := []string{"storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds)}

@@ -125,12 +125,21 @@ func (r *Redis) Start(tb testing.TB) {
 // Pid is the server's process id, for drills that report what they did.
 func (r *Redis) Pid() int { return r.srv.pid() }
 
-// newRedis starts a server in a new temp dir.
-func newRedis(cfg redisConfig) (*Redis, error) {
+// redisServer finds the redis-server binary, which also runs sentinels.
+func redisServer() (string, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		return nil, errors.New("redis-server is not on PATH: install it with " +
+		return "", errors.New("redis-server is not on PATH: install it with " +
 			"`apt-get install redis-server` (or run `make test`, which does)")
+	}
+	return path, nil
+}
+
+// newRedis starts a server in a new temp dir.
+func newRedis(cfg redisConfig) (*Redis, error) {
+	path, err := redisServer()
+	if err != nil {
+		return nil, err
 	}
 	dir, err := makeDir("", "testenv-redis-")
 	if err != nil {

@@ -156,10 +156,9 @@ func (s *Sentinels) settled() (bool, error) {
 // config file is written once: sentinels rewrite it with what they learn,
 // which a restart must keep.
 func newSentinel(primary string) (*server, error) {
-	path, err := exec.LookPath("redis-server")
+	path, err := redisServer()
 	if err != nil {
-		return nil, errors.New("redis-server is not on PATH: install it with " +
-			"`apt-get install redis-server` (or run `make test`, which does)")
+		return nil, err
 	}
 	dir, err := makeDir("", "testenv-sentinel-")
 	if err != nil {

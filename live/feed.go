@@ -45,6 +45,9 @@ type feedView struct {
 	ringLen  int           // events in ring
 	advanced chan struct{} // closed when a newer view is published
 	merged   sync.Map      // seq → the encoded frame of the events after it (see after)
+	// woken is when the reader was woken for the view's newest events: their
+	// wait for a quiet moment (Config.Yield) counts from it.
+	woken time.Time
 }
 
 // start is the first seq the view's frames have.
@@ -86,7 +89,7 @@ func (f *feed) load(ctx context.Context) error {
 	}
 	f.snap = nil
 	// No frames before m.Seq: viewers behind it get a snapshot.
-	f.publish(&feedView{seq: m.Seq})
+	f.publish(&feedView{seq: m.Seq, woken: time.Now()})
 	return nil
 }
 
@@ -131,16 +134,16 @@ func (f *feed) run(ctx context.Context) {
 			return
 		}
 		last = time.Now()
-		f.catchUp(ctx)
+		f.catchUp(ctx, woken)
 	}
 }
 
 // pageSize is how many events one read of the log takes.
 const pageSize = 1000
 
-// catchUp reads and applies every event logged after the feed's seq, and
-// says how many.
-func (f *feed) catchUp(ctx context.Context) (n int) {
+// catchUp reads and applies every event logged after the feed's seq, for
+// which the reader was woken at woken, and says how many.
+func (f *feed) catchUp(ctx context.Context, woken time.Time) (n int) {
 	for {
 		after := f.view.Load().seq
 		events, err := f.hub.cfg.Log.Events(ctx, f.show, after, pageSize)
@@ -163,7 +166,7 @@ func (f *feed) catchUp(ctx context.Context) (n int) {
 			}
 			continue
 		}
-		f.apply(events)
+		f.apply(events, woken)
 		n += len(events)
 		if len(events) < pageSize {
 			return n
@@ -172,7 +175,7 @@ func (f *feed) catchUp(ctx context.Context) (n int) {
 }
 
 // apply adds consecutive events after the feed's seq.
-func (f *feed) apply(events []booking.Event) {
+func (f *feed) apply(events []booking.Event, woken time.Time) {
 	data := encodeEvents(f.show, events)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -184,7 +187,7 @@ func (f *feed) apply(events []booking.Event) {
 	f.snap = nil
 	old := f.view.Load()
 	// Appending never changes what an older view sees: it has its own length.
-	v := &feedView{seq: events[len(events)-1].Seq, ring: append(old.ring, chunk{events: events, data: data}), ringLen: old.ringLen + len(events)}
+	v := &feedView{seq: events[len(events)-1].Seq, ring: append(old.ring, chunk{events: events, data: data}), ringLen: old.ringLen + len(events), woken: woken}
 	for v.ringLen > f.hub.cfg.RingEvents && len(v.ring) > 1 {
 		v.ringLen -= len(v.ring[0].events)
 		v.ring = v.ring[1:]

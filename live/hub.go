@@ -58,8 +58,9 @@ type Config struct {
 	// after a change: on a machine short of CPU, a storm's buyers are
 	// answered first and its viewers then get what they missed in one frame.
 	Busy func() <-chan struct{}
-	// Yield is the longest a change waits for the instance to stop being
-	// busy before it goes out anyway. Default 1s.
+	// Yield is about the longest a change waits for the instance to stop
+	// being busy before it goes out anyway (counted from when the reader was
+	// woken for it; Gather comes on top). Default 1s.
 	Yield time.Duration
 	// RingEvents is how many recent events a show keeps as frames; a viewer
 	// further behind gets a snapshot. Default 4096.
@@ -181,6 +182,9 @@ func (h *Hub) yield(ctx context.Context, from time.Time) bool {
 		case <-quiet:
 			t.Stop()
 		case <-t.C:
+			return true
+		case <-h.ctx.Done(): // closing: the caller says "going away"
+			t.Stop()
 			return true
 		case <-ctx.Done():
 			t.Stop()

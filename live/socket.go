@@ -36,7 +36,9 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, showID string, since
 	next := int64(-1) // a snapshot first
 	var backlog [][]byte
 	if since != nil {
-		if *since > f.current() && !f.awaitSeq(r.Context(), *since, time.Second) {
+		// The reader may be waiting out a busy spell (Config.Yield) before it
+		// reads the events this viewer saw on another instance.
+		if *since > f.current() && !f.awaitSeq(r.Context(), *since, time.Second+h.cfg.Yield+h.cfg.Gather) {
 			return booking.Invalidf("sinceSeq %d is ahead of the show's latest event %d", *since, f.current())
 		}
 		backlog, next, err = h.backlog(r.Context(), f, *since)
@@ -125,10 +127,21 @@ func (h *Hub) stream(c *websocket.Conn, f *feed, next int64, backlog [][]byte) s
 	}
 	ping := time.NewTicker(h.cfg.PingInterval)
 	defer ping.Stop()
-	var waiting time.Time // since when the frames in hand wait for a quiet moment
 	for {
 		if h.ctx.Err() != nil {
 			return h.end(c, "shutdown")
+		}
+		if v := f.view.Load(); next >= 0 && v.seq > next && h.cfg.Busy() != nil && time.Since(v.woken) < h.cfg.Yield {
+			// Events to send while the instance is busy: the buyers first,
+			// then everything since in one frame, within Yield of the
+			// reader's wake-up. Checked before every write (and before any
+			// read of the log), so that a storm's next burst pauses the
+			// writes of the last quiet moment. New viewers get their
+			// snapshot at once.
+			if !h.yield(ctx, v.woken) {
+				return h.end(c, "client")
+			}
+			continue
 		}
 		u := f.since(next)
 		if u.snapshot && next >= 0 {
@@ -141,22 +154,6 @@ func (h *Hub) stream(c *websocket.Conn, f *feed, next int64, backlog [][]byte) s
 				h.cfg.Observer.Coalesced()
 			}
 		}
-		if len(u.frames) > 0 && h.cfg.Busy() != nil {
-			// Frames to write while the instance is busy: the buyers first,
-			// then everything since in one frame. Checked before every
-			// write, so that a storm's next burst pauses the writes of the
-			// last quiet moment.
-			if waiting.IsZero() {
-				waiting = time.Now()
-			}
-			if time.Since(waiting) < h.cfg.Yield {
-				if !h.yield(ctx, waiting) {
-					return h.end(c, "client")
-				}
-				continue
-			}
-		}
-		waiting = time.Time{}
 		for _, fr := range u.frames {
 			if why := h.write(ctx, c, fr.data); why != "" {
 				return why

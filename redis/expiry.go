@@ -77,22 +77,30 @@ func (k *HoldKeys) index() string { return k.prefix + "hold-expiries" }
 // Reap makes the hold keys whose expiry has come expire now, every interval
 // until ctx ends, so that their expired events go out within interval (see
 // reapScript). Every instance reaps; a key expires once, whoever looks first.
+//
+// The script reads hold keys it does not declare in KEYS: fine on one
+// primary (with or without Sentinel), not on Redis Cluster.
 func (k *HoldKeys) Reap(ctx context.Context, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	failing := false
+	wait := interval
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-time.After(wait):
 		}
 		err := reapScript.Run(ctx, k.client, []string{k.index()}, k.prefix+"hold:").Err()
-		if err != nil && ctx.Err() == nil && !failing {
-			// Once per outage: the sweep still releases what lapses meanwhile.
-			log.Warn("reap lapsed hold keys in redis", "err", err)
+		switch {
+		case err == nil:
+			wait = interval
+		case ctx.Err() != nil:
+			return
+		default:
+			if wait == interval {
+				// Once per outage: the sweep still releases what lapses meanwhile.
+				log.Warn("reap lapsed hold keys in redis; trying again less often until it answers", "err", err)
+			}
+			wait = min(2*wait, time.Second) // an outage costs a timeout a second, not a hundred
 		}
-		failing = err != nil
 	}
 }
 
@@ -146,6 +154,11 @@ func expiryFlags(ctx context.Context, client configurer) (string, error) {
 func KeepExpiryEvents(log *slog.Logger) func(*goredis.Options) {
 	return func(o *goredis.Options) {
 		o.OnConnect = func(ctx context.Context, cn *goredis.Conn) error {
+			// A failover client runs the hook on its sentinel connections
+			// too; sentinels have no keys and no CONFIG.
+			if role, err := cn.Do(ctx, "ROLE").Slice(); err == nil && len(role) > 0 && role[0] == "sentinel" {
+				return nil
+			}
 			if err := EnableExpiryEvents(ctx, cn); err != nil {
 				log.Warn("cannot enable Redis expiry events; lapsed holds wait for their timers or the sweep", "err", err)
 			}

@@ -124,8 +124,9 @@ type Sentinels struct {
 // NewFailoverClient is NewClient for a primary found through Sentinel: the
 // client asks the sentinels where the primary is, follows them when they
 // promote a replica (closing its connections to the old one, pub/sub ones
-// included, which reconnect and resubscribe to the new), and applies options
-// to each primary's connections alike.
+// included, which reconnect and resubscribe to the new). Of what options
+// set, the timeouts, retries, credentials, TLS, database and OnConnect are
+// carried over (OnConnect runs on sentinel connections too).
 func NewFailoverClient(s Sentinels, options ...func(*goredis.Options)) (*goredis.Client, error) {
 	if len(s.Addrs) == 0 || s.Master == "" {
 		return nil, errors.New("open redis: sentinel addresses and a master name are both needed")

@@ -73,6 +73,9 @@ func run() error {
 	for i := range *instances {
 		cmd := exec.Command(*seatd)
 		cmd.Env = env
+		// A group of its own: Ctrl-C reaches seatcluster, which stops the
+		// children in order, not each child at once.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		log, err := os.Create(filepath.Join(dir, fmt.Sprintf("seatd-%d.log", i+1)))
 		if err != nil {
 			return err
@@ -105,6 +108,7 @@ func run() error {
 	}
 	lb := exec.Command(haproxy, "-db", "-f", cfgPath)
 	lb.Stdout, lb.Stderr = os.Stderr, os.Stderr
+	lb.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := lb.Start(); err != nil {
 		return err
 	}
@@ -123,6 +127,9 @@ func run() error {
 		<-lbDone
 		return nil
 	case err := <-lbDone:
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("haproxy exited: %v", err)
 	}
 }

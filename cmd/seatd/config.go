@@ -50,11 +50,12 @@ type Config struct {
 	UnknownEnv []string
 }
 
-// UsesPostgres reports whether DatabaseURL names a PostgreSQL server rather than a
-// SQLite file.
+// UsesRedis reports whether the gate, markers and hold keys live in Redis (a
+// URL, or a primary found through sentinels) rather than in process.
 func (c Config) UsesRedis() bool { return c.RedisURL != "" || c.RedisMaster != "" }
 
-// UsesPostgres reports whether the database is PostgreSQL.
+// UsesPostgres reports whether DatabaseURL names a PostgreSQL server rather than a
+// SQLite file.
 func (c Config) UsesPostgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }

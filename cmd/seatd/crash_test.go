@@ -124,10 +124,12 @@ func TestCrashKeepsAnswers(t *testing.T) {
 	env := map[string]string{
 		"SEATD_DATABASE_URL": dbURL, "SEATD_DEMO": "true",
 		"SEATD_REDIS_URL": "redis://" + testenv.RedisAddr(t) + "/0", "SEATD_REDIS_PREFIX": testenv.KeyPrefix(t),
-		// Holds outlive the retries, and lapse soon after: the survivor
+		// Holds outlive the retries, which may wait out a dead request's
+		// idempotency lease (10 s), and lapse soon after: the survivor
 		// must release the dead one's by their expiry events alone.
-		"SEATD_HOLD_TTL": "5s", "SEATD_SWEEP_INTERVAL": "0",
+		"SEATD_HOLD_TTL": "15s", "SEATD_SWEEP_INTERVAL": "0",
 	}
+	restoreKeyspaceEvents(t, testenv.RedisAddr(t))
 	survivor := startProcess(t, env)
 	p := startProcess(t, env)
 	c := newClient(t, p.url)
@@ -239,15 +241,15 @@ func TestCrashKeepsAnswers(t *testing.T) {
 	}
 	t.Logf("%d buyers had started, %d holds answered before the kill; their retries on the survivor got the same answers", tried, withAnswer)
 	var worst time.Duration
+	db := openDB(t, dbURL)
 	for _, h := range orphans {
-		worst = max(worst, awaitRelease(t, openDB(t, dbURL), true, h, 5*time.Second))
+		worst = max(worst, awaitRelease(t, db, true, h, 5*time.Second))
 	}
 	t.Logf("the dead instance's holds were released by the survivor, the last %v after its expiry", worst)
 	if worst > 500*time.Millisecond {
 		t.Errorf("the last orphaned hold was released %v after its expiry; want within 500ms", worst)
 	}
 
-	db := openDB(t, dbURL)
 	for _, b := range buyers {
 		var holds, bookings int
 		if err := db.QueryRowContext(t.Context(), "SELECT count(*) FROM holds WHERE user_id = $1", b.user).Scan(&holds); err != nil {

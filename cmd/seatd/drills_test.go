@@ -38,6 +38,7 @@ func TestDrillRedisPrimaryKilled(t *testing.T) {
 	// after the other, from before the kill until the gate is used on the
 	// promoted replica: the load spans the whole failover.
 	var killedAt time.Time
+	killed := make(chan struct{})
 	var once sync.Once
 	kill := func(done int) {
 		if done == stormUsers/10 {
@@ -45,31 +46,56 @@ func TestDrillRedisPrimaryKilled(t *testing.T) {
 				pid := ha.Primary.Pid()
 				killedAt = time.Now()
 				ha.Primary.Kill(t)
+				close(killed)
 				t.Logf("SIGKILLed the Redis primary (pid %d, %s) after %d buyers of the first wave", pid, old, done)
 			})
 		}
 	}
 	db := openDB(t, env["SEATD_DATABASE_URL"])
-	var promoted string
-	var failover, gateBack time.Duration
-	w := waves(t, db, show.ID, seats, []*client{a, b}, map[string][]string{}, kill, func(wave int, ws []string) bool {
-		if promoted == "" {
-			if addr, err := ha.PrimaryAddr(t.Context()); err == nil && addr != old {
-				promoted, failover = addr, time.Since(killedAt)
+	// The failover is timed by asking the sentinels every 20 ms from the kill.
+	type promotion struct {
+		addr string
+		took time.Duration
+	}
+	promotedCh := make(chan promotion, 1)
+	go func() {
+		<-killed
+		for time.Since(killedAt) < 30*time.Second {
+			if addr, err := ha.PrimaryAddr(context.Background()); err == nil && addr != old {
+				promotedCh <- promotion{addr, time.Since(killedAt)}
+				return
 			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		// The gate is back once a wave's hold left its key on the new primary.
-		if promoted != "" && gateOwner(t, promoted, env["SEATD_REDIS_PREFIX"], show.ID, ws[0]) != "" {
+		close(promotedCh)
+	}()
+	var promoted promotion
+	var gateBack time.Duration
+	w := waves(t, db, show.ID, seats, []*client{a, b}, map[string][]string{}, kill, func(wave int, ws []string) bool {
+		// The gate is back once a wave that began after the promotion left
+		// a key on the new primary (keys of earlier waves may have been
+		// replicated to it before the kill).
+		if promoted.addr != "" && gateOwner(t, promoted.addr, env["SEATD_REDIS_PREFIX"], show.ID, ws[0]) != "" {
 			gateBack = time.Since(killedAt)
 			return true
 		}
+		if promoted.addr == "" {
+			select {
+			case p, ok := <-promotedCh:
+				if !ok {
+					t.Fatal("the sentinels named no new primary within 30s of the kill")
+				}
+				promoted = p
+			default:
+			}
+		}
 		if wave == 9 {
-			t.Fatalf("after %d waves (%v after the kill), the gate is not used on a new primary (sentinels name %q)", wave+1, time.Since(killedAt), promoted)
+			t.Fatalf("after %d waves (%v after the kill), the gate is not used on a new primary (sentinels name %q)", wave+1, time.Since(killedAt), promoted.addr)
 		}
 		return false
 	})
 	t.Logf("failover: the sentinels named %s the primary %v after the kill; the gate was used there %v after it; %s",
-		promoted, failover.Round(time.Millisecond), gateBack.Round(time.Millisecond), w)
+		promoted.addr, promoted.took.Round(time.Millisecond), gateBack.Round(time.Millisecond), w)
 	seats = seats[w.waves*stormSeats:]
 
 	// An instance that dies leaves a hold behind; its expiry event, on the new
@@ -228,7 +254,11 @@ func TestDrillRedisPaused(t *testing.T) {
 		if done == stormUsers/10 {
 			once.Do(func() {
 				r.Freeze(t)
-				time.AfterFunc(stall, func() { r.Thaw(t); close(thawed) })
+				timer := time.AfterFunc(stall, func() {
+					defer close(thawed)
+					r.Thaw(t)
+				})
+				t.Cleanup(func() { timer.Stop() })
 			})
 		}
 	}

@@ -80,8 +80,9 @@ func (c *Counter) end() {
 	}
 }
 
-// Busy returns nil if no more than the limit are in flight, or else a channel
-// that is closed when that is so again. It takes no lock.
+// Busy returns nil outside a busy spell, or else a channel that is closed
+// when the spell ends: no more than the limit in flight, for the settle
+// time. It takes no lock.
 func (c *Counter) Busy() <-chan struct{} {
 	if q := c.quiet.Load(); q != nil {
 		return *q

@@ -38,11 +38,6 @@ func WithAppendOnly() RedisOption {
 	return func(c *redisConfig) { c.appendOnly = true }
 }
 
-// replicaOf makes the server a replica of the primary at addr.
-func replicaOf(addr string) RedisOption {
-	return func(c *redisConfig) { c.replicaOf = addr }
-}
-
 // sharedRedis starts the test binary's shared server at first use and
 // keeps a failure, so every later test reports it at once.
 var sharedRedis = sync.OnceValues(func() (*Redis, error) {

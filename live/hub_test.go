@@ -382,7 +382,7 @@ func TestBusyDefersFrames(t *testing.T) {
 	w.hold(t, "buyer", w.seats[3])
 	select {
 	case f := <-frames:
-		if d := time.Since(start); len(f.Events) != 1 || f.Events[0].Seq != 4 || d < yield/2 || d > yield*3/2 {
+		if d := time.Since(start); len(f.Events) != 1 || f.Events[0].Seq != 4 || d < yield/2 || d > yield*5/3 {
 			t.Fatalf("got events %+v after %v while busy; want event 4 after about %v (the reader's wait and the socket's are one)", f.Events, d, yield)
 		}
 	case <-time.After(5 * time.Second):

@@ -89,10 +89,3 @@ func (c *Counter) Busy() <-chan struct{} {
 	}
 	return nil
 }
-
-// InFlight is how many requests are in flight.
-func (c *Counter) InFlight() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.n
-}

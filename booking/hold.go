@@ -54,6 +54,18 @@ func CheckExtension(h Hold, lapsed bool, maxExtensions int) error {
 	return nil
 }
 
+// CheckHeld tells a store whether a user who holds held seats of a show may
+// hold asked more, under a cap of maxHeld (0: no cap). Refused, it is an
+// ErrLimitReached: the user must book or release some first.
+func CheckHeld(held, asked, maxHeld int) error {
+	if maxHeld <= 0 || held+asked <= maxHeld {
+		return nil
+	}
+	return &Error{Kind: ErrLimitReached, Detail: "a user may hold at most " + strconv.Itoa(maxHeld) +
+		" seats of a show at once; you hold " + strconv.Itoa(held) + " and asked for " + strconv.Itoa(asked) +
+		" more: book or release some first"}
+}
+
 // HoldStore reads and extends holds.
 type HoldStore interface {
 	// LookupHold returns a hold with the seats it still holds, or ErrNotFound

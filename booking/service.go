@@ -54,11 +54,14 @@ type Store interface {
 // HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
 // distinct and all of ShowID.
 type HoldParams struct {
-	Token      string
-	ShowID     string
-	UserID     string
-	SeatIDs    []string
-	TTL        time.Duration
+	Token   string
+	ShowID  string
+	UserID  string
+	SeatIDs []string
+	TTL     time.Duration
+	// MaxHeld, if not zero, is the most seats of ShowID that UserID may hold
+	// at once, these included: past it the store refuses with HeldLimit.
+	MaxHeld    int
 	Idempotent *Idempotent // if set, its receipt is stored with the change
 }
 
@@ -97,6 +100,9 @@ type Config struct {
 	ClaimGrace time.Duration
 	// MaxExtensions is how many times a hold may be extended; zero allows none.
 	MaxExtensions int
+	// MaxHeldPerUser caps the seats of a show one user holds at once; the
+	// store enforces it in the transaction that holds. Zero: no cap.
+	MaxHeldPerUser int
 	// Logger receives the gate's repairs. Default slog.Default().
 	Logger *slog.Logger
 	// OnRelease, if set, observes lapsed holds whose seats a new hold took over.
@@ -273,7 +279,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	stored := time.Now()
 	h, err := s.store.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
-		Idempotent: req.Idempotent,
+		MaxHeld: s.cfg.MaxHeldPerUser, Idempotent: req.Idempotent,
 	})
 	fl.end(stored, err == nil)
 	if err != nil {

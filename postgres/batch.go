@@ -15,8 +15,10 @@ import (
 // the changes that arrive while a batch is being written make up the next one.
 // A batch is one transaction of two round trips, however many changes it has:
 //
-//  1. BEGIN; claim the receipts of the keyed changes; lock every seat of every
-//     change in seat-id order and read the database clock after the last lock.
+//  1. BEGIN; claim the receipts of the keyed changes; lock each capped holder
+//     (a user and show whose held seats are capped) and count what it holds;
+//     lock every seat of every change in seat-id order and read the database
+//     clock after the last lock.
 //  2. Go judges each change on the rows as locked, by that clock. Then one
 //     statement locks the shows it changes in id order and writes every
 //     accepted change (seats, holds, bookings, events numbered per show, the
@@ -31,7 +33,8 @@ import (
 // No seat and no Idempotency-Key is in two changes of one batch: a change that
 // shares one with an earlier change waits for the next batch, so every change
 // is judged on committed rows and each seat is written once. Every batch takes
-// its locks in one order (receipts by key, then seats by id, then shows by id),
+// its locks in one order (receipts by key, then the capped holders of its holds
+// by user and show, then seats by id, then shows by id),
 // as the sweeper and extensions do (seats, then shows) and the refusals' group
 // commits (receipts by key), so none of them deadlock one another. If a batch
 // fails where it cannot have committed, it runs again (see writeBatch); if the
@@ -57,9 +60,16 @@ func (s *Store) startBatches(n int) {
 		// A second change of a seat, or a second attempt of a key, waits for
 		// the next batch: it is judged on what the first committed.
 		Exclusive: func(c change) []string {
-			names := c.seatIDs()
+			names := slices.Clip(c.seatIDs())
 			if idem := c.idempotent(); idem != nil {
-				names = append(slices.Clip(names), "key\x00"+idem.Scope+"\x00"+idem.Key)
+				names = append(names, "key\x00"+idem.Scope+"\x00"+idem.Key)
+			}
+			// Two capped holds of one user and show are judged in
+			// turn: the second counts the seats the first held.
+			if hc, ok := c.(holdChange); ok {
+				if h, ok := hc.capped(); ok {
+					names = append(names, "holder\x00"+h.user+"\x00"+h.show)
+				}
 			}
 			return names
 		},

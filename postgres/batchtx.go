@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +52,22 @@ WITH locked AS MATERIALIZED (
 SELECT l.id, l.show_id, l.status, coalesce(l.hold_token::text, ''), coalesce(l.holder, ''), l.hold_expires_at,
        coalesce(l.hold_expires_at <= now.t, false), now.t
 FROM now, locked AS l`
+
+// lockHolderSQL takes the lock of a user's holds of a show, for the
+// transaction: two batches holding for one capped user queue here, so the
+// second counts what the first committed. Batches take these locks in
+// (user, show) order, after their receipts and before their seats.
+const lockHolderSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))`
+
+// heldByUsersSQL counts the seats each (user, show) holds, through the
+// users' live holds. A statement of its own, after the locks: its snapshot
+// has every hold committed before they were granted.
+const heldByUsersSQL = `
+SELECT u.user_id, u.show_id, count(s.id)
+FROM unnest($1::text[], $2::uuid[]) AS u(user_id, show_id)
+LEFT JOIN holds h ON h.user_id = u.user_id AND h.show_id = u.show_id AND h.expires_at > clock_timestamp()
+LEFT JOIN seats s ON s.hold_token = h.token AND s.status = 'held' AND s.hold_expires_at > clock_timestamp()
+GROUP BY u.user_id, u.show_id`
 
 // recordSQL writes a batch's accepted changes: the seats' new state ($1–$6),
 // the new holds ($7–$10), the sales ($11–$15), one event per seat changed
@@ -154,8 +172,8 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 		}
 	}
 	claimed := make(map[receiptKey]bool, len(keys))
-	locked := make(map[string]lockedSeat, len(seatIDs))
-	var at time.Time
+	read := &batchRead{seats: make(map[string]lockedSeat, len(seatIDs)), held: map[holder]int{}}
+	holders := cappedHolders(changes)
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
@@ -169,12 +187,28 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 			return err
 		})
 	}
+	if len(holders) > 0 {
+		users, shows := make([]string, len(holders)), make([]string, len(holders))
+		for i, h := range holders {
+			b.Queue(lockHolderSQL, h.user, h.show)
+			users[i], shows[i] = h.user, h.show
+		}
+		b.Queue(heldByUsersSQL, users, shows).Query(func(rows pgx.Rows) error {
+			var h holder
+			var n int
+			_, err := pgx.ForEachRow(rows, []any{&h.user, &h.show, &n}, func() error {
+				read.held[h] = n
+				return nil
+			})
+			return err
+		})
+	}
 	b.Queue(lockSeatsSQL, seatIDs).Query(func(rows pgx.Rows) error {
 		var id, status string
 		var l lockedSeat
-		_, err := pgx.ForEachRow(rows, []any{&id, &l.show, &status, &l.HoldToken, &l.Holder, &l.expires, &l.Lapsed, &at}, func() error {
+		_, err := pgx.ForEachRow(rows, []any{&id, &l.show, &status, &l.HoldToken, &l.Holder, &l.expires, &l.Lapsed, &read.at}, func() error {
 			l.Status = booking.Status(status)
-			locked[id] = l
+			read.seats[id] = l
 			return nil
 		})
 		return err
@@ -197,7 +231,7 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 				continue
 			}
 		}
-		wr, res, err := c.decide(ctx, conn, locked, at)
+		wr, res, err := c.decide(ctx, conn, read)
 		if _, refusal := errors.AsType[*booking.Error](err); err != nil && !refusal {
 			// A query that failed aborted the transaction for every change.
 			rollback(ctx, conn)
@@ -230,7 +264,7 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 	}
 	b = &pgx.Batch{}
 	if len(accepted) == 1 && len(unclaimed) == 0 {
-		accepted[0].queueAlone(b, at)
+		accepted[0].queueAlone(b, read.at)
 	} else {
 		var w batchWrite
 		for _, a := range accepted {
@@ -246,7 +280,7 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 			w.holdToken, w.holdShow, w.holdUser, w.holdExpires,
 			w.saleShow, w.saleSeat, w.saleBooking, w.saleUser, w.saleHold,
 			w.eventShow, w.eventSeat, w.eventStatus, w.eventHold, w.eventBooking,
-			at, w.answerScope, w.answerKey, w.answerResponse, w.unclaimScope, w.unclaimKey, w.shows())
+			read.at, w.answerScope, w.answerKey, w.answerResponse, w.unclaimScope, w.unclaimKey, w.shows())
 	}
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -260,6 +294,21 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 		return nil, err
 	}
 	return results, nil
+}
+
+// cappedHolders returns the holders of the batch's capped holds, in the order
+// their locks are taken.
+func cappedHolders(changes []change) []holder {
+	var out []holder
+	for _, c := range changes {
+		if hc, ok := c.(holdChange); ok {
+			if h, ok := hc.capped(); ok {
+				out = append(out, h)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b holder) int { return cmp.Or(strings.Compare(a.user, b.user), strings.Compare(a.show, b.show)) })
+	return slices.Compact(out)
 }
 
 // acceptedChange is a change the batch writes, with its receipt's answer.

@@ -57,12 +57,27 @@ type change interface {
 	showID() string
 	seatIDs() []string
 	idempotent() *booking.Idempotent
-	// decide judges the change on its seats as locked (locked has every seat
-	// of the batch that exists, whatever its show) at the database time at. It returns what to
+	// decide judges the change on what its batch read. It returns what to
 	// write and the result to answer with, or the error to answer with and
 	// nothing written. q runs queries inside the batch's transaction.
-	decide(ctx context.Context, q querier, locked map[string]lockedSeat, at time.Time) (write, any, error)
+	decide(ctx context.Context, q querier, r *batchRead) (write, any, error)
 }
+
+// batchRead is what a batch's first round trip read, for its changes to be
+// judged on.
+type batchRead struct {
+	// seats has every seat of the batch that exists, whatever its show, as
+	// locked.
+	seats map[string]lockedSeat
+	// held counts the seats each capped holder of the batch holds, read once
+	// the holder's lock was granted.
+	held map[holder]int
+	// at is the database's clock, read after the last seat lock.
+	at time.Time
+}
+
+// holder is a user holding seats of a show: the unit of the per-user cap.
+type holder struct{ user, show string }
 
 // write is what one change writes: the seats' new state, its hold or sale,
 // and its events.
@@ -104,10 +119,20 @@ type holdChange struct {
 	p booking.HoldParams
 }
 
-func (c holdChange) decide(_ context.Context, _ querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
-	p := c.p
+// capped returns the holder whose cap the hold is judged under, if it has one.
+func (c holdChange) capped() (holder, bool) {
+	return holder{c.p.UserID, c.p.ShowID}, c.p.MaxHeld > 0
+}
+
+func (c holdChange) decide(_ context.Context, _ querier, r *batchRead) (write, any, error) {
+	p, locked, at := c.p, r.seats, r.at
 	if bad := refused(locked, p.ShowID, p.SeatIDs, lockedSeat.holdable); len(bad) > 0 {
 		return write{}, nil, booking.SeatsUnavailable(bad)
+	}
+	if h, ok := c.capped(); ok {
+		if err := booking.CheckHeld(r.held[h], len(p.SeatIDs), p.MaxHeld); err != nil {
+			return write{}, nil, err
+		}
 	}
 	// The database keeps microseconds; so does the expiry the client hears.
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs,
@@ -136,8 +161,8 @@ type bookChange struct {
 	p booking.BookParams
 }
 
-func (c bookChange) decide(ctx context.Context, q querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
-	p := c.p
+func (c bookChange) decide(ctx context.Context, q querier, r *batchRead) (write, any, error) {
+	p, locked, at := c.p, r.seats, r.at
 	// Held by the user under a hold that has not lapsed.
 	mine := func(l lockedSeat) bool { return l.HeldBy(p.UserID, p.HoldToken) && !l.Lapsed }
 	if bad := refused(locked, p.ShowID, p.SeatIDs, mine); len(bad) > 0 {
@@ -181,8 +206,8 @@ type releaseChange struct {
 	p booking.ReleaseParams
 }
 
-func (c releaseChange) decide(_ context.Context, _ querier, locked map[string]lockedSeat, at time.Time) (write, any, error) {
-	p := c.p
+func (c releaseChange) decide(_ context.Context, _ querier, rd *batchRead) (write, any, error) {
+	p, locked, at := c.p, rd.seats, rd.at
 	// Held by the user, lapsed or not.
 	mine := func(l lockedSeat) bool { return l.HeldBy(p.UserID, p.HoldToken) }
 	if bad := refused(locked, p.ShowID, p.SeatIDs, mine); len(bad) > 0 {

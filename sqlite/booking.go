@@ -24,11 +24,28 @@ WHERE ` + seatsIn + ` AND show_id = ?
   AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
 RETURNING id`
 
+// heldByUserSQL counts the seats of a show a user holds, through the user's
+// live holds.
+const heldByUserSQL = `
+SELECT count(*) FROM holds h JOIN seats s ON s.hold_token = h.token
+WHERE h.user_id = ?2 AND h.show_id = ?3 AND h.expires_at > ?1 AND s.status = 'held' AND s.hold_expires_at > ?1`
+
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
 	h := booking.Hold{Token: p.Token, Version: 1, UserID: p.UserID, ShowID: p.ShowID, SeatIDs: p.SeatIDs}
 	err := s.inTx(ctx, func(tx *txn, now int64) error {
 		expires := now + p.TTL.Milliseconds()
+		if p.MaxHeld > 0 {
+			// The one writer counts and holds in one transaction: parallel
+			// holds of a user cannot both pass the cap.
+			var held int
+			if err := tx.QueryRowContext(ctx, heldByUserSQL, now, p.UserID, p.ShowID).Scan(&held); err != nil {
+				return err
+			}
+			if err := booking.CheckHeld(held, len(p.SeatIDs), p.MaxHeld); err != nil {
+				return err
+			}
+		}
 		lapsed, err := queryInts(ctx, tx, "SELECT hold_expires_at FROM seats WHERE "+seatsIn+" AND status = 'held' AND hold_expires_at <= ?",
 			jsonArray(p.SeatIDs), now)
 		if err != nil {

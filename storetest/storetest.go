@@ -70,6 +70,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"TakenSeats":              testTakenSeats,
 		"SaveReceiptsBatch":       testSaveReceipts,
 		"MatchesModel":            testMatchesModel,
+		"HeldCapPerUserAndShow":   testHeldCap,
+		"HeldCapHoldsInParallel":  testHeldCapParallel,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

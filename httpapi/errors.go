@@ -7,7 +7,9 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 
+	"seatmanager/auth"
 	"seatmanager/booking"
 	"seatmanager/idempotency"
 )
@@ -58,6 +60,14 @@ var (
 		"The request did not finish within the server's deadline (SEATD_REQUEST_TIMEOUT). It may still take effect: retry after the Retry-After seconds with the same Idempotency-Key to get its outcome."}
 	problemPruned = problemType{"events-pruned", http.StatusGone, "Events no longer kept",
 		"The events after sinceSeq are older than the event log keeps (SEATD_EVENT_RETENTION). Read the seat map, or open the live socket without sinceSeq, to start again from the seats as they are."}
+	problemUnauthenticated = problemType{"unauthenticated", http.StatusUnauthorized, "Unauthenticated",
+		"The route needs a valid bearer token (Authorization: Bearer <token>): none was sent, or it is malformed, expired, or signed with a key or algorithm the server does not accept. POST /api/sessions gives a guest token. Nothing was changed."}
+	problemForbidden = problemType{"forbidden", http.StatusForbidden, "Forbidden",
+		"The caller the bearer token proves may not do this: for instance, the body's userId names another user. Nothing was changed."}
+	problemRateLimited = problemType{"rate-limited", http.StatusTooManyRequests, "Too many requests",
+		"The caller, or its address, sent more requests than its rate limit allows. Nothing was changed; retry after the Retry-After seconds."}
+	problemOverloaded = problemType{"overloaded", http.StatusServiceUnavailable, "Overloaded",
+		"The server is answering as many requests as it takes at once. Nothing was changed; retry after the Retry-After seconds."}
 	problemInternal = problemType{"internal", http.StatusInternalServerError, "Internal error",
 		"The server failed. Nothing the request asked for is half done; it is safe to retry."}
 )
@@ -69,7 +79,8 @@ func init() {
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
 		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded,
-		problemUnavailable, problemTimeout, problemPruned, problemInternal,
+		problemUnavailable, problemTimeout, problemPruned, problemUnauthenticated, problemForbidden, problemRateLimited,
+		problemOverloaded, problemInternal,
 	} {
 		problemTypes[p.slug] = p
 	}
@@ -95,6 +106,9 @@ var problems = []struct {
 	{idempotency.ErrKeyReused, problemKeyReused, ""},
 	{idempotency.ErrNotRecorded, problemNotRecorded, ""},
 	{booking.ErrDuplicateRequest, problemKeyInUse, ""},
+	{auth.ErrUnauthenticated, problemUnauthenticated, ""},
+	{auth.ErrForbidden, problemForbidden, ""},
+	{errOverloaded, problemOverloaded, "the server is answering as many requests as it takes at once; retry shortly"},
 	{context.DeadlineExceeded, problemTimeout, "the request did not finish in time; it may still take effect"},
 }
 
@@ -106,6 +120,11 @@ const retryAfter = "1"
 // writeError answers with the problem err maps to. Errors that are not the
 // caller's are logged and answered with a generic 500 that reveals nothing.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if le, ok := errors.AsType[*limitError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(le.retryAfter.Seconds(), 1)))))
+		writeProblem(w, r, problemRateLimited, le.Error())
+		return
+	}
 	if tooLarge, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		writeProblem(w, r, problemBodyTooLarge, fmt.Sprintf("body exceeds %d bytes", tooLarge.Limit))
 		return
@@ -120,6 +139,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		if ke, ok := errors.AsType[*idempotency.KeyError](err); ok {
 			detail = ke.Detail
+		}
+		if ae, ok := errors.AsType[*auth.Error](err); ok {
+			detail = ae.Detail
+			if errors.Is(err, auth.ErrUnauthenticated) {
+				w.Header().Set("WWW-Authenticate", bearerChallenge(r, detail))
+			}
 		}
 		body := newProblem(m.problem, detail)
 		if be, ok := errors.AsType[*booking.Error](err); ok {
@@ -139,6 +164,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(max(inUse.RetryAfter.Seconds(), 1)))))
 		case m.problem.status == http.StatusServiceUnavailable:
 			w.Header().Set("Retry-After", retryAfter)
+			if errors.Is(err, errOverloaded) {
+				break // a log line each would add to the load
+			}
 			s.log.Warn("request not served", "method", r.Method, "path", r.URL.Path, "problem", m.problem.slug, "err", err)
 		}
 		writeBody(w, m.problem.status, "application/problem+json", body)
@@ -152,6 +180,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	writeProblem(w, r, problemInternal, "")
+}
+
+// errOverloaded answers a request past Config.MaxInFlight.
+var errOverloaded = errors.New("overloaded")
+
+// bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750, section 3): a
+// request that sent a token hears that it is invalid, and why.
+func bearerChallenge(r *http.Request, detail string) string {
+	if r.Header.Get("Authorization") == "" {
+		return `Bearer realm="seatd"`
+	}
+	return `Bearer realm="seatd", error="invalid_token", error_description=` + strconv.Quote(strings.ReplaceAll(detail, `"`, "'"))
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p problemType, detail string) {

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"seatmanager/booking"
 	"seatmanager/live"
@@ -29,6 +30,12 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		}
 		since = &n
 	}
+	// A socket lasts as long as its viewer: the server's read and write
+	// timeouts, meant for requests, must not close it. (The hub closes
+	// viewers that stop reading.)
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{})
+	rc.SetWriteDeadline(time.Time{})
 	if err := s.live.Serve(w, r, showID, since); err != nil {
 		s.writeError(w, r, err)
 	}

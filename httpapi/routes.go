@@ -18,7 +18,10 @@ func (s *Server) routes() {
 	s.change("POST /api/seats/hold-bulk", s.handleHold)
 	s.change("POST /api/seats/book-bulk", s.handleBook)
 	s.change("POST /api/seats/release-bulk", s.handleRelease)
-	s.mux.HandleFunc("GET /api/holds/{holdToken}", s.handleLookupHold)
+	s.mux.Handle("GET /api/holds/{holdToken}", s.authenticated(s.handleLookupHold))
+	if s.sessions != nil {
+		s.mux.HandleFunc("POST /api/sessions", s.handleSession)
+	}
 	s.change("POST /api/holds/{holdToken}/extend", s.handleExtendHold)
 
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
@@ -29,26 +32,50 @@ func (s *Server) routes() {
 	}
 
 	// The seat-map page. Its patterns are exact, so unknown paths stay API 404s.
-	page := web.Handler()
+	page := securePage(web.Handler())
 	for _, p := range web.Patterns() {
 		s.mux.Handle(p, page)
 	}
 }
 
-// change registers a state-changing POST: exactly-once per Idempotency-Key,
-// and counted in flight while it is answered. A path under /api/seats/ also
-// matches the seat-map route's GET pattern, so it is remembered, to answer GET
-// on it with 405 rather than as a show id.
+// authenticated proves the caller before h runs (see authenticate).
+func (s *Server) authenticated(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// change registers a state-changing POST: rate limited per client address,
+// then its caller proven and rate limited, then exactly-once per
+// Idempotency-Key; counted in flight while it is answered. A path under
+// /api/seats/ also matches the seat-map route's GET pattern, so it is
+// remembered, to answer GET on it with 405 rather than as a show id.
 func (s *Server) change(pattern string, h http.HandlerFunc) {
-	wrapped := s.once.Wrap(h)
-	if c := s.changes; c != nil {
-		once := wrapped
-		wrapped = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	once := s.once.Wrap(h)
+	wrapped := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := s.changes; c != nil {
 			c.Enter()
 			defer c.Leave()
-			once.ServeHTTP(w, r)
-		})
-	}
+		}
+		if err := s.limit(r, "address", s.clientAddr(r), s.limits.PerAddress); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r, err := s.authenticate(r)
+		if err == nil {
+			err = s.limitUser(r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		once.ServeHTTP(w, r)
+	})
 	s.mux.Handle(pattern, wrapped)
 	if name, ok := strings.CutPrefix(pattern, "POST /api/seats/"); ok {
 		s.postOnly[name] = true

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"runtime/debug"
 	"time"
@@ -48,6 +49,24 @@ type Config struct {
 	InFlight *inflight.Counter
 	// Metrics, if set, is served at /metrics.
 	Metrics http.Handler
+	// Auth, if set, proves callers by their bearer tokens: every seat change
+	// and hold lookup needs one. Nil trusts the body's userId, as the seed's
+	// API did (for deployments behind a gateway that authenticates).
+	Auth Authenticator
+	// Sessions, if set, opens guest sessions at POST /api/sessions.
+	Sessions TokenIssuer
+	// Limiter enforces Limits; nil enforces none.
+	Limiter Limiter
+	Limits  Limits
+	// TrustedProxies are the peers whose X-Forwarded-For names the client
+	// (a balancer in front of seatd).
+	TrustedProxies []netip.Prefix
+	// MaxInFlight bounds the requests served at once (sockets, health checks
+	// and metrics aside); past it, 503. Zero: no bound.
+	MaxInFlight int
+	// CORSOrigins are the origins ("https://tickets.example", or "*") whose
+	// pages may call the API.
+	CORSOrigins []string
 	// ObserveRequest, if set, is told of every answered request: its route
 	// pattern ("" if none matched), method, status and duration.
 	ObserveRequest func(route, method string, status int, d time.Duration)
@@ -69,6 +88,14 @@ type Server struct {
 
 	metrics http.Handler
 	observe func(route, method string, status int, d time.Duration)
+
+	auth        Authenticator
+	sessions    TokenIssuer
+	limiter     Limiter
+	limits      Limits
+	proxies     []netip.Prefix
+	inFlight    gauge
+	corsOrigins []string
 }
 
 // NewServer returns the API with every route registered.
@@ -76,7 +103,8 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 	s := &Server{
 		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, timeout: cfg.RequestTimeout,
 		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{}, live: cfg.Live,
-		changes: cfg.InFlight,
+		changes: cfg.InFlight, auth: cfg.Auth, sessions: cfg.Sessions, limiter: cfg.Limiter, limits: cfg.Limits,
+		proxies: cfg.TrustedProxies, inFlight: gauge{max: int64(cfg.MaxInFlight)}, corsOrigins: cfg.CORSOrigins,
 	}
 	if s.timeout <= 0 {
 		s.timeout = 5 * time.Second
@@ -124,7 +152,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observe(r.Pattern, r.Method, rec.status, d)
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", d)
 	}()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	if s.cors(rec, r) {
+		return
+	}
 	h, pattern := s.mux.Handler(r)
+	if !unbounded[pattern] {
+		if !s.inFlight.enter() {
+			s.writeError(rec, r, errOverloaded)
+			return
+		}
+		defer s.inFlight.leave()
+	}
 	if pattern != livePattern { // a socket lasts as long as its viewer
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
 		defer cancel()

@@ -16,6 +16,7 @@
     book: "/api/seats/book-bulk",
     release: "/api/seats/release-bulk",
     holds: "/api/holds/", // + token + "/extend"
+    sessions: "/api/sessions",
   };
   const MAX_SEATS = 10; // the server's default limit; the server still enforces its own
   const POLL_MS = 2000;
@@ -32,7 +33,7 @@
     status: $("status"), announce: $("announce"), connection: $("connection"), hall: $("hall"),
   };
 
-  const userId = loadUserId();
+  let session = loadSession(); // {token, userId, expiresAt} of this browser's guest
   let shows = [];
   let current = null; // the open show: {showId, seq, map, byId}
   let hold = loadHold(); // the user's live hold: {token, showId, seatIds, labels, deadline, extensionsLeft}
@@ -57,14 +58,25 @@
     return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // A guest id made once per browser, so the user's holds stay theirs across reloads.
-  function loadUserId() {
-    let id = stored("seatd.userId");
-    if (!/^guest-[0-9a-f]{8}$/.test(id || "")) {
-      id = "guest-" + hex(4);
-      store("seatd.userId", id);
-    }
-    return id;
+  // A guest session opened once per browser (API.sessions): its token
+  // proves the guest's user id to the server, so its holds stay its own across
+  // reloads. One that is about to expire is replaced before it is used.
+  function loadSession() {
+    try {
+      const s = JSON.parse(stored("seatd.session"));
+      return s && s.token && Date.parse(s.expiresAt) - Date.now() > 60000 ? s : null;
+    } catch { return null; }
+  }
+
+  async function ensureSession(renew = false) {
+    if (session && !renew) return session;
+    const s = await call(API.sessions, { method: "POST" });
+    // A new guest is not the holder of the old one's hold.
+    if (session && session.userId !== s.userId) setHold(null);
+    session = s;
+    store("seatd.session", JSON.stringify(s));
+    el.user.textContent = s.userId;
+    return s;
   }
 
   // crypto.randomUUID exists only in secure contexts (https, localhost); opened
@@ -89,22 +101,36 @@
     store("seatd.hold", h && JSON.stringify(h));
   }
 
-  // api returns the JSON body of a successful answer. A failure throws an Error
-  // carrying the RFC 9457 problem; a server out of reach throws one with
-  // offline set.
-  async function api(path, body) {
-    const init = body === undefined ? {} : {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Idempotency-Key": uuid() },
-      body: JSON.stringify(body),
-    };
+  // call returns the JSON body of a successful answer. A failure throws an
+  // Error carrying the RFC 9457 problem (and the status); a server out of reach
+  // throws one with offline set.
+  async function call(path, init) {
     const res = await fetch(path, init).catch(() => {
       throw Object.assign(new Error("The server cannot be reached."), { problem: {}, offline: true });
     });
     const data = await res.json().catch(() => null);
     if (res.ok) return data;
     const p = data && data.title ? data : { title: `HTTP ${res.status} ${res.statusText}`.trim(), status: res.status };
-    throw Object.assign(new Error(p.detail ? `${p.title}: ${p.detail}` : p.title), { problem: p });
+    throw Object.assign(new Error(p.detail ? `${p.title}: ${p.detail}` : p.title), { problem: p, status: res.status });
+  }
+
+  // api reads (no body) or changes (a body, POSTed with a fresh Idempotency-Key
+  // and the guest's token). A token the server no longer takes (expired, or
+  // its secret changed) is replaced by a new session, and the change sent once
+  // more.
+  async function api(path, body) {
+    if (body === undefined) return call(path, {});
+    const init = (s) => ({
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Idempotency-Key": uuid(), Authorization: `Bearer ${s.token}` },
+      body: JSON.stringify(body),
+    });
+    try {
+      return await call(path, init(await ensureSession()));
+    } catch (e) {
+      if (e.status !== 401) throw e;
+      return call(path, init(await ensureSession(true)));
+    }
   }
 
   function h(tag, props, ...children) {
@@ -512,7 +538,7 @@
   el.holdBtn.addEventListener("click", () => act(el.holdBtn, async () => {
     const seatIds = [...selected];
     const sent = Date.now();
-    const r = await api(API.hold, { seatIds, userId });
+    const r = await api(API.hold, { seatIds });
     setHold({ token: r.holdToken, showId: r.showId, seatIds: r.seatIds, labels: labels(r.seatIds),
       deadline: deadlineOf(r, sent, r.ttlSeconds), ttlSeconds: r.ttlSeconds, extensionsLeft: r.extensionsLeft });
     selected.clear();
@@ -523,13 +549,13 @@
   // Book, extend and release keep their own reference: the countdown may drop
   // the hold while the request is on its way.
   el.bookBtn.addEventListener("click", () => act(el.bookBtn, async (held = hold) => {
-    const r = await api(API.book, { seatIds: held.seatIds, userId, holdToken: held.token });
+    const r = await api(API.book, { seatIds: held.seatIds, holdToken: held.token });
     say(`Booked ${held.labels}. Your confirmation: ${r.bookingId.slice(0, 8).toUpperCase()}.`);
     setHold(null);
   }, true));
 
   el.extendBtn.addEventListener("click", () => act(el.extendBtn, async (held = hold) => {
-    const r = await api(API.holds + encodeURIComponent(held.token) + "/extend", { userId });
+    const r = await api(API.holds + encodeURIComponent(held.token) + "/extend", {});
     // The new expiry, bounded as the hold's own was: never later on this clock
     // than the old bound plus one TTL.
     setHold({ ...held, deadline: Math.min(Date.parse(r.expiresAt), held.deadline + held.ttlSeconds * 1000), extensionsLeft: r.extensionsLeft });
@@ -537,7 +563,7 @@
   }, true, () => el.bookBtn));
 
   el.releaseBtn.addEventListener("click", () => act(el.releaseBtn, async (held = hold) => {
-    await api(API.release, { seatIds: held.seatIds, userId, holdToken: held.token });
+    await api(API.release, { seatIds: held.seatIds, holdToken: held.token });
     say(`Released ${held.labels}.`);
     setHold(null);
   }, true));
@@ -546,7 +572,8 @@
     if (!document.hidden) feed.refresh();
   });
 
-  el.user.textContent = userId;
+  if (session) el.user.textContent = session.userId;
+  else ensureSession().catch(() => { /* opened on the first change, or said then */ });
   setInterval(tick, 250);
   tick();
   renderActions();

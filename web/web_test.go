@@ -115,6 +115,7 @@ var routes = []string{
 	"/api/seats/book-bulk",
 	"/api/seats/release-bulk",
 	"/api/holds/",
+	"/api/sessions",
 }
 
 // TestScriptUsesRealRoutes fails on a typo in an API path of app.js: every quoted

@@ -6,9 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
+
+	"seatmanager/auth"
+	"seatmanager/ratelimit"
 )
 
 // Config is everything seatd can be told. Each setting is a flag whose default
@@ -42,6 +46,20 @@ type Config struct {
 	LiveYield       time.Duration
 	MaxSockets      int
 	PprofAddr       string
+	MetricsAddr     string // empty: /metrics on Addr
+
+	Auth           bool   // false trusts the body's userId (behind a gateway that authenticates)
+	AuthSecret     string // HS256; not a flag, since ps shows flags
+	AuthPublicKeys string // the path of a PEM file
+	AuthGuests     bool
+	GuestTTL       time.Duration
+	MaxHeldPerUser int
+	RateUser       ratelimit.Limit
+	RateAddress    ratelimit.Limit
+	RateSessions   ratelimit.Limit
+	TrustedProxies []netip.Prefix
+	MaxRequests    int
+	CORSOrigins    []string
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
@@ -123,6 +141,33 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.MaxSockets, "max-sockets", env.int("SEATD_MAX_SOCKETS", 20000), "most live sockets open at once [SEATD_MAX_SOCKETS]")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env.str("SEATD_PPROF_ADDR", ""),
 		"serve net/http/pprof on this address (keep it on loopback); empty: off [SEATD_PPROF_ADDR]")
+	fs.StringVar(&cfg.MetricsAddr, "metrics-addr", env.str("SEATD_METRICS_ADDR", ""),
+		"serve /metrics (and pprof, if -pprof-addr is the same) on this address instead of the API's [SEATD_METRICS_ADDR]")
+	fs.BoolVar(&cfg.Auth, "auth", env.onOff("SEATD_AUTH", true),
+		"on: seat changes need a bearer token; off: trust the body's userId, behind a gateway that authenticates [SEATD_AUTH]")
+	cfg.AuthSecret = env.str("SEATD_AUTH_SECRET", "") // not a flag: ps shows flags
+	fs.StringVar(&cfg.AuthPublicKeys, "auth-public-keys", env.str("SEATD_AUTH_PUBLIC_KEYS", ""),
+		"PEM file of the Ed25519 or RSA public keys of a login whose tokens seatd accepts [SEATD_AUTH_PUBLIC_KEYS]")
+	fs.BoolVar(&cfg.AuthGuests, "auth-guests", env.bool("SEATD_AUTH_GUESTS", true),
+		"open guest sessions at POST /api/sessions [SEATD_AUTH_GUESTS]")
+	fs.DurationVar(&cfg.GuestTTL, "auth-guest-ttl", env.duration("SEATD_AUTH_GUEST_TTL", 24*time.Hour),
+		"how long a guest token is valid [SEATD_AUTH_GUEST_TTL]")
+	fs.IntVar(&cfg.MaxHeldPerUser, "max-held-per-user", env.int("SEATD_MAX_HELD_PER_USER", 10),
+		"most seats of a show one user may hold at once; 0: no cap [SEATD_MAX_HELD_PER_USER]")
+	fs.TextVar(&cfg.RateUser, "rate-user", env.limit("SEATD_RATE_USER", ratelimit.Limit{Rate: 10, Period: time.Second}),
+		"seat changes per user: N/s, N/m or N/h (bursts of N), or off [SEATD_RATE_USER]")
+	fs.TextVar(&cfg.RateAddress, "rate-address", env.limit("SEATD_RATE_ADDRESS", ratelimit.Limit{Rate: 6000, Period: time.Minute}),
+		"seat changes per client address [SEATD_RATE_ADDRESS]")
+	fs.TextVar(&cfg.RateSessions, "rate-sessions", env.limit("SEATD_RATE_SESSIONS", ratelimit.Limit{Rate: 1000, Period: time.Hour}),
+		"guest sessions per client address [SEATD_RATE_SESSIONS]")
+	proxies := env.str("SEATD_TRUSTED_PROXIES", "")
+	fs.StringVar(&proxies, "trusted-proxies", proxies,
+		"comma-separated addresses or CIDR prefixes of proxies whose X-Forwarded-For names the client [SEATD_TRUSTED_PROXIES]")
+	fs.IntVar(&cfg.MaxRequests, "max-requests", env.int("SEATD_MAX_REQUESTS", 4096),
+		"most requests served at once (sockets and health checks aside); past it, 503 [SEATD_MAX_REQUESTS]")
+	cors := env.str("SEATD_CORS_ORIGINS", "")
+	fs.StringVar(&cors, "cors-origins", cors,
+		"comma-separated origins (https://host, or *) whose pages may call the API [SEATD_CORS_ORIGINS]")
 	fs.StringVar(&cfg.LogFormat, "log-format", env.str("SEATD_LOG_FORMAT", "text"), "text or json [SEATD_LOG_FORMAT]")
 	fs.TextVar(&cfg.LogLevel, "log-level", env.level("SEATD_LOG_LEVEL", slog.LevelInfo), "debug, info, warn or error [SEATD_LOG_LEVEL]")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", env.duration("SEATD_SHUTDOWN_TIMEOUT", 10*time.Second),
@@ -140,15 +185,15 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		// A production database starts empty unless asked otherwise.
 		cfg.Demo = !cfg.UsesPostgres()
 	}
-	for _, a := range strings.Split(sentinels, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			cfg.RedisSentinels = append(cfg.RedisSentinels, a)
+	cfg.RedisSentinels = list(sentinels)
+	cfg.AllowedOrigins = list(origins)
+	cfg.CORSOrigins = list(cors)
+	for _, p := range list(proxies) {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return cfg, fmt.Errorf("trusted proxies: %w", err)
 		}
-	}
-	for _, o := range strings.Split(origins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
-		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix)
 	}
 	for _, kv := range environ {
 		// SEATD_TEST_ variables belong to the tests' harness.
@@ -189,6 +234,14 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		return cfg, fmt.Errorf("sweep interval %v: must not be negative", cfg.SweepInterval)
 	case cfg.DemoShows < 1:
 		return cfg, fmt.Errorf("demo shows %d: must be at least 1", cfg.DemoShows)
+	case cfg.MaxHeldPerUser < 0:
+		return cfg, fmt.Errorf("max held per user %d: must not be negative", cfg.MaxHeldPerUser)
+	case cfg.GuestTTL < time.Minute:
+		return cfg, fmt.Errorf("auth guest ttl %v: must be at least 1m", cfg.GuestTTL)
+	case cfg.MaxRequests < 0:
+		return cfg, fmt.Errorf("max requests %d: must not be negative", cfg.MaxRequests)
+	case cfg.AuthSecret != "" && len(cfg.AuthSecret) < auth.MinSecretBytes:
+		return cfg, fmt.Errorf("SEATD_AUTH_SECRET: %d bytes, want at least %d", len(cfg.AuthSecret), auth.MinSecretBytes)
 	case cfg.MaxSeats < 1:
 		return cfg, fmt.Errorf("max seats %d: must be at least 1", cfg.MaxSeats)
 	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
@@ -198,10 +251,38 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	case strings.Contains(cfg.RedisPrefix, "{"):
 		return cfg, fmt.Errorf("redis prefix %q: must not contain '{'", cfg.RedisPrefix)
 	}
-	if err := checkAddr(cfg.Addr); err != nil {
-		return cfg, err
+	for i, addr := range []string{cfg.Addr, cfg.MetricsAddr, cfg.PprofAddr} {
+		if addr == "" && i > 0 {
+			continue // off
+		}
+		if err := checkAddr(addr); err != nil {
+			return cfg, err
+		}
 	}
 	return cfg, nil
+}
+
+// list splits a comma-separated setting, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parsePrefix reads a CIDR prefix, or an address as the prefix of itself.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return p, fmt.Errorf("%q: want an address or a CIDR prefix like 10.0.0.0/8", s)
+	}
+	return p.Masked(), nil
 }
 
 // checkAddr checks a listen address without listening: host:port with a
@@ -258,6 +339,23 @@ func (e *envDefaults) int(name string, def int) int { return parseEnv(e, name, d
 
 func (e *envDefaults) bool(name string, def bool) bool {
 	return parseEnv(e, name, def, strconv.ParseBool)
+}
+
+// onOff reads on/off, or any boolean strconv takes.
+func (e *envDefaults) onOff(name string, def bool) bool {
+	return parseEnv(e, name, def, func(s string) (bool, error) {
+		switch strings.ToLower(s) {
+		case "on":
+			return true, nil
+		case "off":
+			return false, nil
+		}
+		return strconv.ParseBool(s)
+	})
+}
+
+func (e *envDefaults) limit(name string, def ratelimit.Limit) ratelimit.Limit {
+	return parseEnv(e, name, def, ratelimit.ParseLimit)
 }
 
 func (e *envDefaults) level(name string, def slog.Level) slog.Level {

@@ -33,7 +33,7 @@ func startProcess(t *testing.T, env map[string]string) *seatdProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), childEnv+"=1")
-	for k, v := range env {
+	for k, v := range withAuth(env) {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	p := &seatdProcess{cmd: cmd, logs: &logBuffer{}, done: make(chan error, 1)}
@@ -85,6 +85,7 @@ func keyedPost(c *http.Client, url, key, body string) answer {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
+	authorize(req, []byte(body))
 	resp, err := c.Do(req)
 	if err != nil {
 		return answer{}

@@ -95,6 +95,11 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		}
 	}
 
+	verifier, issuer, err := openAuth(ctx, cfg, store, log)
+	if err != nil {
+		return err
+	}
+
 	m := metrics.New()
 	// While more seat changes are in flight than there are cores, and for a
 	// moment after (a storm's waves of buyers come a millisecond apart), the
@@ -130,22 +135,27 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		gate = nil
 	}
 	svc := booking.NewService(store, gate, sched, booking.Config{
-		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions,
+		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions, MaxHeldPerUser: cfg.MaxHeldPerUser,
 		Logger: log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired, OnChange: announce.Changed,
 	})
-	api := httpapi.NewServer(svc, httpapi.Config{
+	apiCfg := httpapi.Config{
 		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,
 		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
-		Live: hub, InFlight: changes, Metrics: m.Handler(), ObserveRequest: m.ObserveRequest,
-	})
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		// A client may not trickle a body for ever; 64 KiB take no time to send.
-		ReadTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute,
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Live: hub, InFlight: changes, ObserveRequest: m.ObserveRequest,
+		Limiter: acc.limiter, Limits: httpapi.Limits{PerUser: cfg.RateUser, PerAddress: cfg.RateAddress, Sessions: cfg.RateSessions},
+		TrustedProxies: cfg.TrustedProxies, MaxInFlight: cfg.MaxRequests, CORSOrigins: cfg.CORSOrigins,
 	}
+	if verifier != nil { // a nil *Verifier in the interface would not be nil
+		apiCfg.Auth = verifier
+	}
+	if issuer != nil {
+		apiCfg.Sessions = issuer
+	}
+	if cfg.MetricsAddr == "" {
+		apiCfg.Metrics = m.Handler()
+	}
+	api := httpapi.NewServer(svc, apiCfg)
+	srv := newHTTPServer(api, cfg.RequestTimeout, log)
 	log.Info("seatd listening", "addr", ln.Addr().String(), "url", pageURL(ln.Addr()),
 		"store", storeName(cfg), "accelerators", acceleratorsName(cfg), "hold_ttl", cfg.HoldTTL)
 
@@ -164,8 +174,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		g.Go(func() error { return acc.listener.Run(gctx) })
 		g.Go(func() error { acc.holdKeys.Reap(gctx, reapInterval, log); return nil })
 	}
-	if cfg.PprofAddr != "" {
-		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, log) })
+	for _, o := range opsServers(cfg, m.Handler()) {
+		g.Go(func() error { return serveOps(gctx, o, log) })
 	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -187,6 +197,26 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	})
 	fmt.Fprintln(stdout, pageURL(ln.Addr()))
 	return g.Wait()
+}
+
+// newHTTPServer bounds what a client may cost the server: the time to send
+// its headers (slowloris) and its request, the time its answer may take to
+// be written, how long an idle connection is kept, and the size of its
+// headers. Sockets are exempt from the read and write timeouts: the live
+// handler clears them once it takes over the connection.
+func newHTTPServer(h http.Handler, requestTimeout time.Duration, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		// A client may not trickle a body for ever; 64 KiB take no time to send.
+		ReadTimeout: 30 * time.Second,
+		// A request is answered within its timeout; a client that does not
+		// take the answer is not waited for much longer.
+		WriteTimeout:   requestTimeout + 10*time.Second,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 32 << 10, // a bearer token is at most 4 KiB
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {

@@ -46,7 +46,7 @@ func startSeatd(tb testing.TB, env map[string]string) *seatd {
 	out := newURLWriter()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, environ(env), out, logs)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, environ(withAuth(env)), out, logs)
 	}()
 	var url string
 	select {
@@ -160,18 +160,18 @@ func newClient(tb testing.TB, base string) *client {
 
 // call sends a request and decodes a JSON answer into out (if not nil).
 func (c *client) call(method, path string, body any, out any) (int, error) {
-	var rd io.Reader
+	var b []byte
 	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
+		var err error
+		if b, err = json.Marshal(body); err != nil {
 			return 0, err
 		}
-		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(b))
 	if err != nil {
 		return 0, err
 	}
+	authorize(req, b)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", booking.NewID())

@@ -168,6 +168,7 @@ func (l *outageLoad) send(ctx context.Context, method, path, key string, body []
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Idempotency-Key", key)
 	}
+	authorize(req, body)
 	start := time.Now()
 	resp, err := l.http.Do(req)
 	took := time.Since(start)

@@ -13,11 +13,13 @@ import (
 
 	"seatmanager/booking"
 	"seatmanager/expiry"
+	"seatmanager/httpapi"
 	"seatmanager/idempotency"
 	"seatmanager/internal/breaker"
 	"seatmanager/live"
 	"seatmanager/memory"
 	"seatmanager/postgres"
+	"seatmanager/ratelimit"
 	"seatmanager/redis"
 	"seatmanager/sqlite"
 )
@@ -34,6 +36,7 @@ type store interface {
 	CreateShow(ctx context.Context, show booking.NewShow) (bool, error)
 	Reset(ctx context.Context) error
 	PruneEvents(ctx context.Context, before time.Time) (int, error)
+	KeepSecret(ctx context.Context, name string, fresh []byte) ([]byte, error)
 	Close() error
 }
 
@@ -65,6 +68,9 @@ type accelerators struct {
 	listener *redis.Listener
 	// changes carries change notices to and from the other instances.
 	changes *redis.Changes
+	// limiter enforces the rate limits: shared by the instances through
+	// Redis, or in process.
+	limiter httpapi.Limiter
 	close   func()
 }
 
@@ -73,7 +79,7 @@ type accelerators struct {
 // bypassed and the database decides alone until Redis is back.
 func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accelerators, error) {
 	if !cfg.UsesRedis() {
-		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(0), close: func() {}}, nil
+		return accelerators{gate: memory.NewGate(), markers: memory.NewMarkers(0), limiter: ratelimit.NewLocal(maxRateKeys), close: func() {}}, nil
 	}
 	var options []func(*goredis.Options)
 	if cfg.RedisConfigure {
@@ -115,9 +121,15 @@ func openAccelerators(ctx context.Context, cfg Config, log *slog.Logger) (accele
 		holdKeys: redis.NewHoldKeys(ap, cfg.RedisPrefix),
 		listener: &redis.Listener{Client: client, DB: client.Options().DB, Prefix: cfg.RedisPrefix, Logger: log},
 		changes:  &redis.Changes{Client: client, Channel: cfg.RedisPrefix + "changes"},
-		close:    func() { client.Close() },
+		limiter: breaker.Limiter{Limiter: redis.NewRateLimiter(ap, cfg.RedisPrefix), Fallback: ratelimit.NewLocal(maxRateKeys),
+			Breaker: breaker.New("redis rate limiter", time.Second, log)},
+		close: func() { client.Close() },
 	}, nil
 }
+
+// maxRateKeys bounds the buckets an in-process rate limiter keeps that have
+// not refilled (about 200 bytes each).
+const maxRateKeys = 100_000
 
 // reapInterval is how often each instance has Redis expire the hold keys
 // that are due (redis.HoldKeys.Reap): the bound on an expiry event's delay.

@@ -19,47 +19,47 @@ import (
 // comes from an environment variable, so the same binary runs from a shell, a
 // systemd unit or a container without a config file.
 type Config struct {
-	Addr            string
-	DatabaseURL     string
-	RedisURL        string
-	RedisSentinels  []string // host:port of each; with RedisMaster, instead of RedisURL
-	RedisMaster     string
-	RedisPassword   string // with the sentinels: the primary's; the URL carries its own
-	SentinelPass    string
-	RedisTLS        bool
-	RedisPrefix     string
-	RedisConfigure  bool
-	Gate            bool
-	HoldTTL         time.Duration
-	MaxExtensions   int
-	SweepInterval   time.Duration
-	IdempotencyTTL  time.Duration
-	RefusalTTL      time.Duration
-	RequestTimeout  time.Duration
-	MaxSeats        int
-	Demo            bool
-	DemoShows       int
-	DemoReset       bool
-	AllowedOrigins  []string
-	EventRetention  time.Duration
-	LivePoll        time.Duration
-	LiveYield       time.Duration
-	MaxSockets      int
-	PprofAddr       string
-	MetricsAddr     string // empty: /metrics on Addr
+	Addr           string
+	DatabaseURL    string
+	RedisURL       string
+	RedisSentinels []string // host:port of each; with RedisMaster, instead of RedisURL
+	RedisMaster    string
+	RedisPassword  string // with the sentinels: the primary's; the URL carries its own
+	SentinelPass   string
+	RedisTLS       bool
+	RedisPrefix    string
+	RedisConfigure bool
+	Gate           bool
+	HoldTTL        time.Duration
+	MaxExtensions  int
+	SweepInterval  time.Duration
+	IdempotencyTTL time.Duration
+	RefusalTTL     time.Duration
+	RequestTimeout time.Duration
+	MaxSeats       int
+	Demo           bool
+	DemoShows      int
+	DemoReset      bool
+	AllowedOrigins []string
+	EventRetention time.Duration
+	LivePoll       time.Duration
+	LiveYield      time.Duration
+	MaxSockets     int
+	PprofAddr      string
+	MetricsAddr    string // empty: /metrics on Addr
 
-	Auth           bool   // false trusts the body's userId (behind a gateway that authenticates)
-	AuthSecret     string // HS256; not a flag, since ps shows flags
-	AuthPublicKeys string // the path of a PEM file
-	AuthGuests     bool
-	GuestTTL       time.Duration
-	MaxHeldPerUser int
-	RateUser       ratelimit.Limit
-	RateAddress    ratelimit.Limit
-	RateSessions   ratelimit.Limit
-	TrustedProxies []netip.Prefix
-	MaxRequests    int
-	CORSOrigins    []string
+	Auth            bool   // false trusts the body's userId (behind a gateway that authenticates)
+	AuthSecret      string // HS256; not a flag, since ps shows flags
+	AuthPublicKeys  string // the path of a PEM file
+	AuthGuests      bool
+	GuestTTL        time.Duration
+	MaxHeldPerUser  int
+	RateUser        ratelimit.Limit
+	RateAddress     ratelimit.Limit
+	RateSessions    ratelimit.Limit
+	TrustedProxies  []netip.Prefix
+	MaxRequests     int
+	CORSOrigins     []string
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration

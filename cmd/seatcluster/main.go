@@ -60,7 +60,7 @@ func run() error {
 	defer os.RemoveAll(dir)
 
 	env := append(os.Environ(),
-		"SEATD_ADDR=127.0.0.1:0", "SEATD_DATABASE_URL="+top.DatabaseURL(), "SEATD_DEMO=true",
+		"SEATD_ADDR=127.0.0.1:0", "SEATD_DATABASE_URL="+top.DatabaseURL(), "SEATD_DEMO=true", "SEATD_TRUSTED_PROXIES=127.0.0.1",
 		"SEATD_REDIS_SENTINELS="+strings.Join(top.Sentinels.Addrs(), ","), "SEATD_REDIS_MASTER="+testenv.MasterName)
 	var procs []*exec.Cmd
 	defer func() {

@@ -70,7 +70,13 @@ func (s *Server) caller(r *http.Request, claimedUserID string) (string, error) {
 		}
 		return claimedUserID, nil
 	}
-	if claimedUserID != "" && claimedUserID != c.UserID {
+	if claimedUserID == "" {
+		return c.UserID, nil
+	}
+	if err := booking.CheckUserID(claimedUserID); err != nil {
+		return "", err
+	}
+	if claimedUserID != c.UserID {
 		return "", auth.Forbiddenf("userId %q is not the caller the bearer token names; leave it out, or send the token's own", clipQuery(claimedUserID))
 	}
 	return c.UserID, nil

@@ -31,7 +31,7 @@ func TestHoldLookupAndExtend(t *testing.T) {
 			// Nobody else may see or extend it; to them it does not exist.
 			wantProblem(t, e.do(t, http.MethodGet, "/api/holds/"+token+"?userId=bob", nil), http.StatusNotFound, "not-found")
 			wantProblem(t, e.post(t, "/api/holds/"+token+"/extend", map[string]any{"userId": "bob"}), http.StatusNotFound, "not-found")
-			wantProblem(t, e.do(t, http.MethodGet, "/api/holds/"+token, nil), http.StatusBadRequest, "invalid-request")
+			wantProblem(t, e.do(t, http.MethodGet, "/api/holds/"+token, nil), http.StatusUnauthorized, "unauthenticated")
 			wantProblem(t, e.do(t, http.MethodGet, "/api/holds/nope?userId=alice", nil), http.StatusBadRequest, "invalid-request")
 			wantProblem(t, e.do(t, http.MethodGet, "/api/holds/"+booking.NewID()+"?userId=alice", nil), http.StatusNotFound, "not-found")
 

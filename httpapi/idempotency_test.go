@@ -72,6 +72,7 @@ func testKeyRequired(t *testing.T, e *env) {
 	req := httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/api/seats/hold-bulk", strings.NewReader(`{"seatIds":["`+e.seats[0]+`"],"userId":"alice"}`))
 	req.Header.Add("Idempotency-Key", "a")
 	req.Header.Add("Idempotency-Key", "b")
+	authorize(t, req, []byte(`{"userId":"alice"}`))
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
 	if rec.Code != http.StatusBadRequest {
@@ -146,7 +147,8 @@ func testConflictReplayed(t *testing.T, e *env) {
 
 func testRejectedStoresNothing(t *testing.T, e *env) {
 	wantProblem(t, e.postKey(t, "/api/seats/hold-bulk", "k", map[string]any{"seatIds": []string{"nope"}, "userId": "alice"}), http.StatusBadRequest, "invalid-request")
-	wantProblem(t, e.postKey(t, "/api/seats/hold-bulk", "k", `{"seatIds": [`), http.StatusBadRequest, "invalid-json")
+	wantProblem(t, e.do(t, http.MethodPost, "/api/seats/hold-bulk", `{"seatIds": [`, "Idempotency-Key", "k", "Authorization", "Bearer "+tokenOf(t, "alice")),
+		http.StatusBadRequest, "invalid-json")
 	wantProblem(t, e.postKey(t, "/api/seats/hold-bulk", "k", map[string]any{"seatIds": []string{booking.NewID()}, "userId": "alice"}), http.StatusNotFound, "not-found")
 	// The key was never spent: a valid request with it runs.
 	r := e.postKey(t, "/api/seats/hold-bulk", "k", map[string]any{"seatIds": e.seats[:1], "userId": "alice"})
@@ -176,6 +178,7 @@ func testConcurrentSameKey(t *testing.T, e *env) {
 			<-start
 			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/seats/hold-bulk", strings.NewReader(body))
 			req.Header.Set("Idempotency-Key", "same")
+			authorize(t, req, []byte(body))
 			resp, err := srv.Client().Do(req)
 			if err != nil {
 				t.Errorf("request %d: %v", i, err)
@@ -238,7 +241,7 @@ func TestIdempotencyWithoutMarkers(t *testing.T) {
 			e := newEnvOn(t, engine, booking.Config{})
 			svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{})
 			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
-				Ready: e.store.Ping, Receipts: e.store, Markers: downMarkers{}, Logger: slog.New(slog.DiscardHandler),
+				Ready: e.store.Ping, Receipts: e.store, Markers: downMarkers{}, Logger: slog.New(slog.DiscardHandler), Auth: testVerifier,
 			}))
 			srv := httptest.NewServer(e.handler)
 			defer srv.Close()
@@ -252,6 +255,7 @@ func TestIdempotencyWithoutMarkers(t *testing.T) {
 					<-start
 					req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/seats/hold-bulk", strings.NewReader(body))
 					req.Header.Set("Idempotency-Key", "same")
+					authorize(t, req, []byte(body))
 					resp, err := srv.Client().Do(req)
 					if err != nil {
 						t.Error(err)
@@ -310,7 +314,7 @@ func TestRetryAfterMarkersForget(t *testing.T) {
 			wantStatus(t, first, http.StatusOK)
 			wantStatus(t, e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "alice", "holdToken": token}), http.StatusOK)
 			svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{HoldTTL: time.Minute, MaxExtensions: 2})
-			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0)}))
+			e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0), Auth: testVerifier}))
 			wantReplay(t, first, e.postKey(t, "/api/holds/"+token+"/extend", "x1", ext))
 		})
 	}

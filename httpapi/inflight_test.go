@@ -22,7 +22,7 @@ func TestChangesCountedInFlight(t *testing.T) {
 	changes := inflight.New(0, 0)
 	svc := booking.NewService(e.store, memory.NewGate(), nil, booking.Config{})
 	srv := httptest.NewServer(runServer(t, httpapi.NewServer(svc, httpapi.Config{
-		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0), InFlight: changes,
+		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0), InFlight: changes, Auth: testVerifier,
 	})))
 	defer srv.Close()
 
@@ -43,6 +43,7 @@ func TestChangesCountedInFlight(t *testing.T) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", "in-flight")
+	authorize(t, req, []byte(`{"userId":"alice"}`))
 	answered := make(chan int, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)

@@ -45,7 +45,7 @@ func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv {
 	t.Cleanup(hub.Close)
 	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{OnChange: hub.Wake})
 	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
-		Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0), Live: hub, RequestTimeout: timeout,
+		Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0), Live: hub, RequestTimeout: timeout, Auth: testVerifier,
 	}))
 	srv := httptest.NewServer(e.handler)
 	t.Cleanup(srv.Close)

@@ -150,7 +150,7 @@ func TestBookAroundExpiry(t *testing.T) {
 	seats := []string{show.Seats[0].ID, show.Seats[1].ID}
 	e := &env{store: store, show: show, seats: seats}
 	svc := booking.NewService(store, memory.NewGate(), nil, booking.Config{HoldTTL: time.Minute})
-	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0)}))
+	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0), Auth: testVerifier}))
 
 	hold := func(user, seat string) (string, time.Time) {
 		r := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": []string{seat}, "userId": user})
@@ -202,7 +202,7 @@ func TestBadInput(t *testing.T) {
 		{"syntax error", "POST", hold, `{"seatIds": x}`, nil, 400, "invalid-json", "not valid JSON"},
 		{"empty body", "POST", hold, ``, nil, 400, "invalid-json", "empty"},
 		{"not an object", "POST", hold, `["a"]`, nil, 400, "invalid-json", "must be a JSON object"},
-		{"null", "POST", hold, `null`, nil, 400, "invalid-request", "userId is required"},
+		{"null", "POST", hold, `null`, nil, 400, "invalid-request", "at least one"},
 		{"unknown field", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"u","seatId":"x"}`, nil, 400, "invalid-json", `unknown field "seatId"`},
 		{"holdToken on hold", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"u","holdToken":"` + unknown + `"}`, nil, 400, "invalid-json", "holdToken"},
 		{"seatIds not a list", "POST", hold, `{"seatIds":"` + s0 + `","userId":"u"}`, nil, 400, "invalid-json", "seatIds must be an array of strings"},
@@ -211,7 +211,6 @@ func TestBadInput(t *testing.T) {
 		{"field in other case", "POST", hold, `{"SEATIDS":["` + s0 + `"],"userId":"u"}`, nil, 400, "invalid-json", "case-sensitive"},
 		{"field twice", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"a","userId":"b"}`, nil, 400, "invalid-json", `"userId" appears more than once`},
 		{"data after object", "POST", hold, `{"seatIds":["` + s0 + `"],"userId":"u"} {}`, nil, 400, "invalid-json", "after the JSON object"},
-		{"missing userId", "POST", hold, map[string]any{"seatIds": []string{s0}}, nil, 400, "invalid-request", "userId is required"},
 		{"bad userId", "POST", hold, map[string]any{"seatIds": []string{s0}, "userId": "a b"}, nil, 400, "invalid-request", "userId"},
 		{"long userId", "POST", release, map[string]any{"seatIds": []string{s0}, "userId": strings.Repeat("u", 129)}, nil, 400, "invalid-request", "userId"},
 		{"no seats", "POST", hold, map[string]any{"seatIds": []string{}, "userId": "u"}, nil, 400, "invalid-request", "at least one"},
@@ -234,7 +233,9 @@ func TestBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			header := append([]string{"Idempotency-Key", booking.NewID()}, tt.header...)
+			// A client with a token (u's) sends each bad request: its
+			// body, not its caller, is what is wrong.
+			header := append([]string{"Idempotency-Key", booking.NewID(), "Authorization", "Bearer " + tokenOf(t, "u")}, tt.header...)
 			r := e.do(t, tt.method, tt.path, tt.body, header...)
 			p := wantProblem(t, r, tt.status, tt.slug)
 			if d, _ := p["detail"].(string); !strings.Contains(d, tt.detail) {

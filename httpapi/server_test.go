@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"seatmanager/auth"
 	"seatmanager/booking"
 	"seatmanager/httpapi"
 	"seatmanager/internal/testenv"
@@ -76,9 +77,46 @@ func newEnvTB(t testing.TB, engine string, cfg booking.Config) *env {
 	}
 	svc := booking.NewService(e.store, memory.NewGate(), nil, cfg)
 	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
-		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0),
+		Ready: e.store.Ping, Receipts: e.store, Markers: memory.NewMarkers(0), Auth: testVerifier,
 	}))
 	return e
+}
+
+// testSecret signs the tokens of the tests' users: the API tests run with
+// bearer tokens required, as seatd does, and env.do sends the token of the
+// user a request names.
+var (
+	testSecret      = []byte("httpapi-tests-secret-of-32-bytes-or-more")
+	testVerifier, _ = auth.NewVerifier(testSecret, nil)
+	testIssuer      = auth.NewIssuer(testSecret, time.Hour)
+)
+
+// tokenOf returns a token proving user.
+func tokenOf(t testing.TB, user string) string {
+	t.Helper()
+	tok, _, err := testIssuer.Issue(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// authorize gives req the token of the user its body or query names, if it
+// is a valid user id and req has no Authorization of its own: a request with
+// an invalid userId is sent as it is, to be answered for it.
+func authorize(t testing.TB, req *http.Request, body []byte) {
+	t.Helper()
+	var who struct {
+		UserID any `json:"userId"`
+	}
+	json.Unmarshal(body, &who)
+	user, _ := who.UserID.(string)
+	if user == "" {
+		user = req.URL.Query().Get("userId")
+	}
+	if booking.ValidUserID(user) && req.Header.Get("Authorization") == "" {
+		req.Header.Set("Authorization", "Bearer "+tokenOf(t, user))
+	}
 }
 
 // runServer closes the server at the end of the test, as seatd does once it
@@ -126,6 +164,13 @@ func (e *env) do(t *testing.T, method, path string, body any, header ...string) 
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
+	}
+	if rd != nil {
+		b, _ := io.ReadAll(rd)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		authorize(t, req, b)
+	} else {
+		authorize(t, req, nil)
 	}
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
@@ -220,7 +265,7 @@ func TestWithoutGate(t *testing.T) {
 	// A service without a gate lets the database decide everything.
 	e := newEnv(t, booking.Config{})
 	e.handler = runServer(t, httpapi.NewServer(booking.NewService(e.store, nil, nil, booking.Config{HoldTTL: time.Minute}),
-		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers(0)}))
+		httpapi.Config{Receipts: e.store, Markers: memory.NewMarkers(0), Auth: testVerifier}))
 	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:1], "userId": "u"}), http.StatusOK)
 }
 

@@ -52,6 +52,7 @@ func BenchmarkHTTP(b *testing.B) {
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest(http.MethodPost, "/api/seats/hold-bulk", bytes.NewReader(body))
 			req.Header.Set("Idempotency-Key", booking.NewID())
+			authorize(b, req, body)
 			e.handler.ServeHTTP(rec, req)
 			if rec.Code != http.StatusConflict {
 				b.Fatalf("got %d, want 409", rec.Code)
@@ -70,6 +71,7 @@ func serve(b *testing.B, h http.Handler, method, path string, body []byte, key s
 	if key != "" {
 		req.Header.Set("Idempotency-Key", key)
 	}
+	authorize(b, req, body) // the bench users prove who they are, as clients do
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {

@@ -229,19 +229,23 @@ func runCalibrate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // calibrateHello loads a hello-world server in another process with the client
-// steady uses, with the same number of connections and the same kind of body.
+// steady uses, with the same number of connections and the same kind of
+// request: body and headers, a bearer token among them.
 func calibrateHello(ctx context.Context, cfg calibrateConfig, stderr io.Writer, bar func(*atomic.Int64) func()) (loopResult, error) {
 	srv, err := startChild(helloServerCommand, stderr)
 	if err != nil {
 		return loopResult{}, err
 	}
 	cl := newClient("http://"+srv.addr, cfg.workers)
-	body := holdBody{SeatIDs: []string{booking.NewID(), booking.NewID(), booking.NewID(), booking.NewID()}, UserID: "calibrate"}
+	// The server reads no token, but the request carries one of a guest
+	// session's size, and its id in the body, as the scenarios' do.
+	as := standIn()
+	body := holdBody{SeatIDs: []string{booking.NewID(), booking.NewID(), booking.NewID(), booking.NewID()}, UserID: as.id}
 	r := measure(ctx, "hello-world JSON POST, separate process", cfg.workers, cfg.duration, bar, func(ctx context.Context) error {
 		var out struct {
 			OK bool `json:"ok"`
 		}
-		if a := cl.post(ctx, nil, routeHello, "/hello", body, &out); !a.ok() || !out.OK {
+		if a := cl.post(ctx, nil, routeHello, "/hello", as, body, &out); !a.ok() || !out.OK {
 			return fmt.Errorf("POST /hello: %v", a)
 		}
 		return nil

@@ -118,22 +118,25 @@ func (a answer) String() string {
 	}
 }
 
-// get sends a GET and decodes a 200 answer into out.
+// get sends a GET, as nobody in particular, and decodes a 200 answer into out.
 func (c *client) get(ctx context.Context, rec *recorder, route, path string, out any) answer {
-	return c.do(ctx, rec, route, http.MethodGet, path, nil, out)
+	return c.do(ctx, rec, route, http.MethodGet, path, nil, nil, out)
 }
 
-// post sends in as JSON with a fresh Idempotency-Key, as a client does for each
-// new intended action, and decodes a 200 answer into out.
-func (c *client) post(ctx context.Context, rec *recorder, route, path string, in, out any) answer {
-	return c.do(ctx, rec, route, http.MethodPost, path, in, out)
+// post sends in as JSON on behalf of as, with its bearer token and a fresh
+// Idempotency-Key, as a client does for each new intended action, and decodes
+// a 200 answer into out. The body's userId, if any, must be as.id.
+func (c *client) post(ctx context.Context, rec *recorder, route, path string, as *user, in, out any) answer {
+	return c.do(ctx, rec, route, http.MethodPost, path, as, in, out)
 }
 
-// do sends one request and records its status and latency in rec (if not nil).
-// The latency runs until the whole body is read: that is when a client can act.
-// Transport errors and 5xx answers are recorded as failures here, since no
-// scenario expects them; whether another status is expected is the caller's call.
-func (c *client) do(ctx context.Context, rec *recorder, route, method, path string, in, out any) answer {
+// do sends one request (with as's bearer token, unless as is nil) and records
+// its status and latency in rec (if not nil). The latency runs until the whole
+// body is read: that is when a client can act. Transport errors and 5xx
+// answers are recorded as failures here, since no scenario expects them;
+// whether another status is expected is the caller's call (none expects a 401,
+// 403 or 429: each is a failure).
+func (c *client) do(ctx context.Context, rec *recorder, route, method, path string, as *user, in, out any) answer {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -154,6 +157,9 @@ func (c *client) do(ctx context.Context, rec *recorder, route, method, path stri
 	}
 	if method == http.MethodPost {
 		req.Header.Set("Idempotency-Key", booking.NewID())
+	}
+	if as != nil {
+		req.Header.Set("Authorization", "Bearer "+as.token)
 	}
 
 	start := time.Now()
@@ -186,15 +192,22 @@ func (c *client) do(ctx context.Context, rec *recorder, route, method, path stri
 		}
 		return a
 	}
-	a.body = strings.TrimSpace(string(data[:min(len(data), 200)]))
+	a = errorAnswer(resp, data)
+	if resp.StatusCode >= 500 {
+		rec.fail(failServer, route, a.String())
+	}
+	return a
+}
+
+// errorAnswer is the answer of a request that did not succeed, with the start
+// of its body and, when it is problem+json, the problem.
+func errorAnswer(resp *http.Response, data []byte) answer {
+	a := answer{status: resp.StatusCode, body: strings.TrimSpace(string(data[:min(len(data), 200)]))}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/problem+json") {
 		var p problem
 		if json.Unmarshal(data, &p) == nil {
 			a.problem = &p
 		}
-	}
-	if resp.StatusCode >= 500 {
-		rec.fail(failServer, route, a.String())
 	}
 	return a
 }

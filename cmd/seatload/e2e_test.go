@@ -19,8 +19,9 @@ import (
 )
 
 // startSeatd builds the real seatd and runs it on a fresh SQLite file on a free
-// loopback port, as a user would; it is stopped at the end of the test.
-func startSeatd(tb testing.TB) string {
+// loopback port, as a user would, with its defaults but for env (KEY=value);
+// it is stopped at the end of the test.
+func startSeatd(tb testing.TB, env ...string) string {
 	tb.Helper()
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -46,6 +47,7 @@ func startSeatd(tb testing.TB) string {
 		// More shows than steady's workers, so that each has whole shows.
 		"SEATD_DEMO_SHOWS=16",
 	)
+	cmd.Env = append(cmd.Env, env...)
 	// seatd's first line on stdout is the URL it serves at; its log is stderr.
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -98,7 +100,7 @@ func runJSON(tb testing.TB, v any, args ...string) {
 	tb.Helper()
 	var out, errOut bytes.Buffer
 	start := time.Now()
-	err := run(tb.Context(), append(args, "-json"), &out, &errOut)
+	err := run(tb.Context(), append(args, "-json"), noEnv, &out, &errOut)
 	tb.Logf("seatload %s: %s", strings.Join(args, " "), time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		tb.Fatalf("seatload %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out.String(), errOut.String())
@@ -108,8 +110,20 @@ func runJSON(tb testing.TB, v any, args ...string) {
 	}
 }
 
+// e2eSecret is the SEATD_AUTH_SECRET of the seatd that steady loads, and
+// seatload's -auth-secret against it.
+const e2eSecret = "seatload-end-to-end-secret-of-32-bytes"
+
 func TestEndToEnd(t *testing.T) {
+	// The storms and the live run load a seatd as deployed: its rate limits
+	// on (a storm's 50 buyers each make a hold and a book, far below them),
+	// and users that open guest sessions as real clients do.
 	url := startSeatd(t)
+	// steady measures throughput: 4 users making changes as fast as seatd
+	// answers, from one address, which seatd's limits per user (10/s) and
+	// per address (6000/m) would cap, and fail with 429s. So its seatd has
+	// them off, and a secret seatload signs its users' tokens with.
+	steadyURL := startSeatd(t, "SEATD_AUTH_SECRET="+e2eSecret, "SEATD_RATE_USER=off", "SEATD_RATE_ADDRESS=off")
 
 	t.Run("storm", func(t *testing.T) {
 		var s summary
@@ -123,6 +137,8 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("storm = %+v, want 50 buyers, every loser answered 409", st)
 		case s.Requests != 50+st.Winners || s.Throughput <= 0:
 			t.Errorf("%d requests at %g/s, want 50 holds + %d books", s.Requests, s.Throughput, st.Winners)
+		case s.Auth != "sessions":
+			t.Errorf("auth %q, want sessions", s.Auth)
 		}
 		for _, r := range s.Routes {
 			if r.LatencyMs.P50 <= 0 || r.LatencyMs.P50 > r.LatencyMs.P99 || r.LatencyMs.P99 > r.LatencyMs.Max {
@@ -133,10 +149,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("steady", func(t *testing.T) {
 		var s summary
-		runJSON(t, &s, "steady", "-url", url, "-c", "4", "-duration", "2s")
+		runJSON(t, &s, "steady", "-url", steadyURL, "-auth-secret", e2eSecret, "-c", "4", "-duration", "2s")
 		switch st := s.Steady; {
-		case !s.OK || !s.Verification.OK:
-			t.Errorf("ok %v, verification %+v, want ok", s.OK, s.Verification)
+		case !s.OK || !s.Verification.OK || s.Auth != "signed":
+			t.Errorf("ok %v, verification %+v, auth %q; want ok with signed tokens", s.OK, s.Verification, s.Auth)
 		case st == nil || st.Holds < 1 || st.Holds != st.Books+st.Releases || st.Conflicts != 0:
 			t.Errorf("steady = %+v, want holds = books + releases > 0 and no conflicts", st)
 		case s.WallSeconds < 0.5 || s.WallSeconds > 10:
@@ -169,6 +185,27 @@ func TestEndToEnd(t *testing.T) {
 		if !s.OK || s.Verification.SeatMapsChecked < 1 || s.Requests < s.Verification.SeatMapsChecked || s.Throughput <= 0 {
 			t.Errorf("browse: ok %v, %d requests at %g/s, verification %+v; want ok with seat maps checked",
 				s.OK, s.Requests, s.Throughput, s.Verification)
+		}
+	})
+
+	// Last, as it leaves seats held: steady against seatd's rate limits
+	// fails, its 429s counted as unexpected answers.
+	t.Run("steady, rate limited", func(t *testing.T) {
+		var out bytes.Buffer
+		err := run(t.Context(), []string{"steady", "-url", url, "-c", "2", "-duration", "1s", "-json"}, noEnv, &out, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "unexpected answers") {
+			t.Fatalf("steady against seatd's default rate limits: %v, want unexpected answers", err)
+		}
+		var s summary
+		if err := json.Unmarshal(out.Bytes(), &s); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out.String())
+		}
+		limited := 0
+		for _, r := range s.Routes {
+			limited += r.Statuses["429"]
+		}
+		if s.OK || limited == 0 || limited > s.Errors.Unexpected || !strings.Contains(strings.Join(s.Notes, "\n"), "answered 429") {
+			t.Errorf("ok %v, %d answered 429, errors %+v, notes %q; want 429s counted as unexpected and a note on them", s.OK, limited, s.Errors, s.Notes)
 		}
 	})
 }

@@ -21,32 +21,38 @@ import (
 // liveConfig is the flags of live.
 type liveConfig struct {
 	common
+	authFlags
 	sockets int
 	shows   int
 	changes int
+	perUser int
 	pace    time.Duration
 }
 
-func parseLive(args []string, stderr io.Writer) (liveConfig, error) {
+func parseLive(args []string, getenv func(string) string, stderr io.Writer) (liveConfig, error) {
 	var cfg liveConfig
 	fs := newFlagSet("live", "Opens -sockets live seat-map sockets spread over -shows shows, then makes -changes\n"+
 		"seat changes through the API, one every -pace, and measures each event's delay from its\n"+
 		"commit to each socket, the time to the last socket, and seatd's memory per socket.", stderr)
-	cfg.register(fs)
+	cfg.common.register(fs)
+	cfg.authFlags.register(fs, getenv)
 	fs.IntVar(&cfg.sockets, "sockets", 1000, "sockets to open")
 	fs.IntVar(&cfg.shows, "shows", 1, "shows to spread the sockets over")
 	fs.IntVar(&cfg.changes, "changes", 50, "seat changes to make (holds of one free seat each)")
+	fs.IntVar(&cfg.perUser, "changes-per-user", 5,
+		"changes each of the driver's users makes, in turn: each holds that many seats at most, within seatd's\n"+
+			"SEATD_MAX_HELD_PER_USER and SEATD_RATE_USER burst (10 each by default)")
 	fs.DurationVar(&cfg.pace, "pace", 20*time.Millisecond, "time between changes")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
 	switch {
-	case cfg.sockets < 1 || cfg.shows < 1 || cfg.changes < 1:
-		return cfg, fmt.Errorf("live: -sockets, -shows and -changes must be at least 1")
+	case cfg.sockets < 1 || cfg.shows < 1 || cfg.changes < 1 || cfg.perUser < 1:
+		return cfg, fmt.Errorf("live: -sockets, -shows, -changes and -changes-per-user must be at least 1")
 	case cfg.pace < 0:
 		return cfg, fmt.Errorf("live: -pace must not be negative")
 	}
-	return cfg, nil
+	return cfg, cfg.check("live")
 }
 
 // liveResult is what a live run measured.
@@ -97,14 +103,21 @@ type liveShow struct {
 	seats []string // free seats to change
 }
 
-func runLive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseLive(args, stderr)
+func runLive(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseLive(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
 	cl := newClient(cfg.url, 16)
 	defer cl.close()
-	res := measureLive(ctx, seatdTarget{cl}, cfg.sockets, cfg.shows, cfg.changes, cfg.pace)
+	// The changes are made by several users in turn, not one: one user's 50
+	// holds, 50 a second, would pass both seatd's cap on the seats a user may
+	// hold and its rate limit per user.
+	drivers, err := cl.login(ctx, cfg.secret, userNames("live", newRunID(), (cfg.changes+cfg.perUser-1)/cfg.perUser))
+	if err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
+	res := measureLive(ctx, &seatdTarget{cl: cl, drivers: drivers}, cfg.sockets, cfg.shows, cfg.changes, cfg.pace)
 	if cfg.json {
 		if err := json.NewEncoder(stdout).Encode(res); err != nil {
 			return err
@@ -357,16 +370,21 @@ func measureLive(ctx context.Context, t liveTarget, sockets, nShows, changes int
 	return res
 }
 
-// seatdTarget is a live run against seatd.
-type seatdTarget struct{ cl *client }
+// seatdTarget is a live run against seatd. Its drivers make the changes, in
+// turn; a target that only opens sockets needs none.
+type seatdTarget struct {
+	cl      *client
+	drivers []*user
+	changes int // made so far, which says whose turn it is
+}
 
-func (seatdTarget) name() string { return "seatd" }
+func (*seatdTarget) name() string { return "seatd" }
 
-func (t seatdTarget) socketURL(showID string) string {
+func (t *seatdTarget) socketURL(showID string) string {
 	return "ws" + strings.TrimPrefix(t.cl.base, "http") + "/api/seats/" + showID + "/live"
 }
 
-func (t seatdTarget) shows(ctx context.Context, n, changes int) ([]liveShow, error) {
+func (t *seatdTarget) shows(ctx context.Context, n, changes int) ([]liveShow, error) {
 	all, err := t.cl.shows(ctx)
 	if err != nil {
 		return nil, err
@@ -397,17 +415,21 @@ func (t seatdTarget) shows(ctx context.Context, n, changes int) ([]liveShow, err
 	return out, nil
 }
 
-func (t seatdTarget) change(ctx context.Context, showID, seatID string) error {
-	a := t.cl.post(ctx, &recorder{}, "hold", "/api/seats/hold-bulk", holdBody{SeatIDs: []string{seatID}, UserID: "live-driver"}, nil)
+// change holds the seat as the driver whose turn it is. measureLive makes the
+// changes one after the other, so the turn needs no lock.
+func (t *seatdTarget) change(ctx context.Context, showID, seatID string) error {
+	u := t.drivers[t.changes%len(t.drivers)]
+	t.changes++
+	a := t.cl.post(ctx, &recorder{}, routeHold, pathHold, u, holdBody{SeatIDs: []string{seatID}, UserID: u.id}, nil)
 	if !a.ok() {
-		return fmt.Errorf("hold %s: %s", seatID, a)
+		return fmt.Errorf("hold %s as %s: %s", seatID, u.name, a)
 	}
 	return nil
 }
 
 var rssRE = regexp.MustCompile(`(?m)^process_resident_memory_bytes (\S+)$`)
 
-func (t seatdTarget) rss(ctx context.Context) (int64, error) {
+func (t *seatdTarget) rss(ctx context.Context) (int64, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", t.cl.base+"/metrics", nil)
 	resp, err := t.cl.http.Do(req)
 	if err != nil {

@@ -20,10 +20,12 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"seatmanager/auth"
 )
 
 func main() {
-	err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)
+	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
@@ -36,8 +38,9 @@ func main() {
 
 // run dispatches to a subcommand. It returns an error when the run failed in any
 // way a caller must notice: a request without an answer, a 5xx, an answer the
-// scenario cannot explain, or a verification problem.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+// scenario cannot explain, or a verification problem. getenv supplies the
+// defaults some flags take from the environment.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -48,13 +51,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "storm":
-		return runStorm(ctx, rest, stdout, stderr)
+		return runStorm(ctx, rest, getenv, stdout, stderr)
 	case "steady":
-		return runSteady(ctx, rest, stdout, stderr)
+		return runSteady(ctx, rest, getenv, stdout, stderr)
 	case "browse":
 		return runBrowse(ctx, rest, stdout, stderr)
 	case "live":
-		return runLive(ctx, rest, stdout, stderr)
+		return runLive(ctx, rest, getenv, stdout, stderr)
 	case "calibrate":
 		return runCalibrate(ctx, rest, stdout, stderr)
 	case liveHubCommand:
@@ -83,8 +86,14 @@ Commands:
   live       sockets on live seat maps: commit-to-socket delay of changes, memory per socket
   calibrate  this machine's limits: hello-world POST server, bare hold UPDATE on PostgreSQL and SQLite
 
-Every command exits non-zero on a transport error, a 5xx, an unexpected answer or
-a failed verification. Run 'seatload <command> -h' for its flags.
+Every command exits non-zero on a transport error, a 5xx, an unexpected answer (a
+401, 403 or 429 among them) or a failed verification. Run 'seatload <command> -h'
+for its flags.
+
+storm, steady and live change seats, which seatd lets only a user with a bearer
+token do. With -auth-secret (or SEATLOAD_AUTH_SECRET), seatd's SEATD_AUTH_SECRET,
+seatload signs a token for each of its users; without, it opens a guest session
+(POST /api/sessions) for each before the run.
 `)
 }
 
@@ -97,6 +106,32 @@ type common struct {
 func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "base URL of the seatd to load")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object instead of the summary table (and no progress bar)")
+}
+
+// authFlags are the flags of the commands that change seats.
+type authFlags struct {
+	secret string
+}
+
+func (a *authFlags) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&a.secret, "auth-secret", getenv("SEATLOAD_AUTH_SECRET"),
+		"seatd's SEATD_AUTH_SECRET, to sign each user's token with; empty: open a guest session per user (POST /api/sessions) [SEATLOAD_AUTH_SECRET]")
+}
+
+// authMode says, for the summary, where the users' tokens came from.
+func (a *authFlags) authMode() string {
+	if a.secret != "" {
+		return "signed"
+	}
+	return "sessions"
+}
+
+// check refuses a secret seatd would refuse too, before any request.
+func (a *authFlags) check(cmd string) error {
+	if a.secret != "" && len(a.secret) < auth.MinSecretBytes {
+		return fmt.Errorf("%s: -auth-secret must be at least %d bytes, as seatd's SEATD_AUTH_SECRET, got %d", cmd, auth.MinSecretBytes, len(a.secret))
+	}
+	return nil
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting, so that

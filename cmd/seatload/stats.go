@@ -145,9 +145,12 @@ func statusKey(status int) string {
 
 // summary is the result of one load run, printed as a table or as JSON.
 type summary struct {
-	Command     string  `json:"command"`
-	URL         string  `json:"url"`
-	Concurrency int     `json:"concurrency"`
+	Command     string `json:"command"`
+	URL         string `json:"url"`
+	Concurrency int    `json:"concurrency"`
+	// Auth says where the users' bearer tokens came from: "signed" by
+	// seatload with -auth-secret, or guest "sessions"; empty for reads.
+	Auth        string  `json:"auth,omitempty"`
 	WallSeconds float64 `json:"wallSeconds"`
 	Requests    int     `json:"requests"`
 	// Throughput is all requests per second of wall time.
@@ -212,7 +215,33 @@ func newSummary(command, url string, concurrency int, wall time.Duration, recs [
 	}
 	s.Throughput = perSecond(s.Requests, wall)
 	s.LatencyMs = latencies(all)
+	s.Notes = append(s.Notes, refusalNotes(byRoute)...)
 	return s
+}
+
+// refusalNotes explain the answers that mean seatd refused the load itself
+// rather than a seat: each is a failure already (no scenario expects one),
+// and the note says what to change.
+func refusalNotes(byRoute map[string]*routeStats) []string {
+	var n401, n403, n429 int
+	for _, rs := range byRoute {
+		n401 += rs.Statuses["401"]
+		n403 += rs.Statuses["403"]
+		n429 += rs.Statuses["429"]
+	}
+	var notes []string
+	if n401 > 0 {
+		notes = append(notes, fmt.Sprintf("%s answered 401: seatd did not accept the bearer tokens (with -auth-secret: is it seatd's SEATD_AUTH_SECRET?)",
+			plural(n401, "request", "requests")))
+	}
+	if n403 > 0 {
+		notes = append(notes, fmt.Sprintf("%s answered 403: seatd forbade them (a body's userId that is not its token's?)", plural(n403, "request", "requests")))
+	}
+	if n429 > 0 {
+		notes = append(notes, fmt.Sprintf("%s answered 429: seatd's rate limits (SEATD_RATE_USER, SEATD_RATE_ADDRESS) capped the load; "+
+			"for throughput runs start seatd with SEATD_RATE_USER=off SEATD_RATE_ADDRESS=off", plural(n429, "request", "requests")))
+	}
+	return notes
 }
 
 func perSecond(n int, d time.Duration) float64 {
@@ -279,7 +308,14 @@ func emit(w io.Writer, s summary, asJSON bool) error {
 
 // writeText prints the summary tables.
 func (s summary) writeText(w io.Writer) {
-	fmt.Fprintf(w, "%s against %s, concurrency %d, wall time %s\n\n", s.Command, s.URL, s.Concurrency, fmtSeconds(s.WallSeconds))
+	fmt.Fprintf(w, "%s against %s, concurrency %d, wall time %s", s.Command, s.URL, s.Concurrency, fmtSeconds(s.WallSeconds))
+	switch s.Auth {
+	case "signed":
+		fmt.Fprint(w, ", tokens signed with -auth-secret")
+	case "sessions":
+		fmt.Fprint(w, ", tokens of guest sessions")
+	}
+	fmt.Fprint(w, "\n\n")
 
 	rows := [][]string{{"route", "status", "count"}}
 	for _, r := range s.Routes {

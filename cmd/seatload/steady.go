@@ -16,17 +16,21 @@ import (
 // steadyConfig is the flags of steady.
 type steadyConfig struct {
 	common
+	authFlags
 	workers   int
 	duration  time.Duration
 	bookRatio float64
 	maxSeats  int
 }
 
-func parseSteady(args []string, stderr io.Writer) (steadyConfig, error) {
+func parseSteady(args []string, getenv func(string) string, stderr io.Writer) (steadyConfig, error) {
 	var cfg steadyConfig
 	fs := newFlagSet("steady", "Workers hold 1–max-seats random free seats of shows (or parts of shows) of their\n"+
-		"own and book or release them, for -duration: throughput without contention.", stderr)
-	cfg.register(fs)
+		"own and book or release them, for -duration: throughput without contention. Each worker\n"+
+		"is one user making changes as fast as seatd answers: run seatd with SEATD_RATE_USER=off\n"+
+		"and SEATD_RATE_ADDRESS=off, or its rate limits answer 429, and the run fails.", stderr)
+	cfg.common.register(fs)
+	cfg.authFlags.register(fs, getenv)
 	fs.IntVar(&cfg.workers, "c", 64, "concurrent workers (and connections)")
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "how long to run")
 	fs.Float64Var(&cfg.bookRatio, "book-ratio", 0.5, "share of holds that are booked; the others are released")
@@ -44,7 +48,7 @@ func parseSteady(args []string, stderr io.Writer) (steadyConfig, error) {
 	case cfg.maxSeats < 1:
 		return cfg, fmt.Errorf("steady: -max-seats must be at least 1, got %d", cfg.maxSeats)
 	}
-	return cfg, nil
+	return cfg, cfg.check("steady")
 }
 
 // group is seats of one show that belong to one worker alone: a whole show when
@@ -112,8 +116,11 @@ func partition(maps []seatMap, n int) [][]*group {
 
 // worker is one steady worker and what it was told.
 type worker struct {
-	id     int
-	user   string
+	id int
+	// user is who the worker is to seatd. It holds at most -max-seats at once
+	// (one hold per cycle, booked or released before the next), so it stays
+	// within seatd's SEATD_MAX_HELD_PER_USER as long as -max-seats does.
+	user   *user
 	groups []*group
 	rec    *recorder
 	sales  []sale
@@ -159,7 +166,7 @@ func (w *worker) cycle(ctx context.Context, cl *client, cfg steadyConfig) error 
 	seats := g.take(1 + rand.IntN(min(cfg.maxSeats, len(g.free))))
 
 	var h holdAnswer
-	a := cl.post(ctx, w.rec, routeHold, pathHold, holdBody{SeatIDs: seats, UserID: w.user}, &h)
+	a := cl.post(ctx, w.rec, routeHold, pathHold, w.user, holdBody{SeatIDs: seats, UserID: w.user.id}, &h)
 	switch {
 	case a.ok():
 		w.holds++
@@ -183,26 +190,27 @@ func (w *worker) cycle(ctx context.Context, cl *client, cfg steadyConfig) error 
 		}
 		return nil
 	default:
-		// Not a refusal either: leave the seats alone from now on.
+		// Not a refusal of the seats either (a 401, 403 or 429 among
+		// others): leave the seats alone from now on.
 		w.rec.fail(failUnexpected, routeHold, a.String())
 		return nil
 	}
 
-	body := seatsBody{SeatIDs: seats, UserID: w.user, HoldToken: h.HoldToken}
+	body := seatsBody{SeatIDs: seats, UserID: w.user.id, HoldToken: h.HoldToken}
 	route := routeBook
 	if rand.Float64() < cfg.bookRatio {
 		var b bookAnswer
-		a = cl.post(ctx, w.rec, routeBook, pathBook, body, &b)
+		a = cl.post(ctx, w.rec, routeBook, pathBook, w.user, body, &b)
 		if a.ok() {
 			w.books++
 			w.seatsBooked += len(b.SeatIDs)
-			w.sales = append(w.sales, sale{Buyer: w.user, Seats: b.SeatIDs})
+			w.sales = append(w.sales, sale{Buyer: w.user.name, Seats: b.SeatIDs})
 			return nil
 		}
 	} else {
 		route = routeRelease
 		var r releaseAnswer
-		a = cl.post(ctx, w.rec, routeRelease, pathRelease, body, &r)
+		a = cl.post(ctx, w.rec, routeRelease, pathRelease, w.user, body, &r)
 		if a.ok() {
 			w.releases++
 			g.free = append(g.free, seats...)
@@ -260,8 +268,8 @@ func (r *steadyResult) writeText(w io.Writer) {
 
 // runSteady measures throughput without contention: every worker has seats of
 // its own, so every hold should succeed.
-func runSteady(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseSteady(args, stderr)
+func runSteady(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseSteady(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -285,7 +293,7 @@ func runSteady(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	requests := &atomic.Int64{}
 	workers := make([]*worker, cfg.workers)
 	for i, gs := range parts {
-		w := &worker{id: i + 1, user: fmt.Sprintf("steady-%d", i+1), groups: gs, rec: &recorder{requests: requests}}
+		w := &worker{id: i + 1, groups: gs, rec: &recorder{requests: requests}}
 		if w.freeSeats() == 0 {
 			return fmt.Errorf("steady: worker %d of %d has no free seat (%d shows at %s): "+
 				"start seatd on a fresh database or with more demo shows (SEATD_DEMO_SHOWS), or use fewer workers (-c)",
@@ -294,6 +302,13 @@ func runSteady(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		res.Groups += len(gs)
 		res.FreeSeats += w.freeSeats()
 		workers[i] = w
+	}
+	users, err := cl.login(ctx, cfg.secret, userNames("steady", newRunID(), cfg.workers))
+	if err != nil {
+		return fmt.Errorf("steady: %w", err)
+	}
+	for i, w := range workers {
+		w.user = users[i]
 	}
 	before := map[string]string{}
 	for _, m := range maps {
@@ -344,6 +359,7 @@ func runSteady(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	res.CyclesPerSecond = perSecond(res.Holds, wall)
 	sum := newSummary("steady", cfg.url, cfg.workers, wall, recs)
+	sum.Auth = cfg.authMode()
 	switch cause := context.Cause(load); {
 	case ctx.Err() != nil:
 		res.StoppedBy = "interrupted"

@@ -14,6 +14,7 @@ import (
 // stormConfig is the flags of storm.
 type stormConfig struct {
 	common
+	authFlags
 	vus     int
 	seats   int
 	rounds  int
@@ -22,11 +23,13 @@ type stormConfig struct {
 	viewers int
 }
 
-func parseStorm(args []string, stderr io.Writer) (stormConfig, error) {
+func parseStorm(args []string, getenv func(string) string, stderr io.Writer) (stormConfig, error) {
 	var cfg stormConfig
 	fs := newFlagSet("storm", "Releases -vus buyers at once on the same -seats available seats of a show; each\n"+
-		"holds 1–2 of them and books what it got. -rounds repeats it on fresh seats.", stderr)
-	cfg.register(fs)
+		"holds 1–2 of them and books what it got. -rounds repeats it on fresh seats, with the same\n"+
+		"buyers (one user each for all rounds).", stderr)
+	cfg.common.register(fs)
+	cfg.authFlags.register(fs, getenv)
 	fs.IntVar(&cfg.vus, "vus", 500, "virtual users (buyers) per round, all released at once")
 	fs.IntVar(&cfg.seats, "seats", 10, "seats per round, all of one show")
 	fs.IntVar(&cfg.rounds, "rounds", 1, "rounds, each on fresh seats")
@@ -44,7 +47,7 @@ func parseStorm(args []string, stderr io.Writer) (stormConfig, error) {
 	case cfg.rounds < 1:
 		return cfg, fmt.Errorf("storm: -rounds must be at least 1, got %d", cfg.rounds)
 	}
-	return cfg, nil
+	return cfg, cfg.check("storm")
 }
 
 // stormRound is one round's seats: all of one show and available at the start.
@@ -96,8 +99,8 @@ func (r *stormResult) writeText(w io.Writer) {
 
 // runStorm is the seed's scenario: many buyers at once on a few seats, of which
 // exactly the seats whose buyers were told so must end up booked.
-func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg, err := parseStorm(args, stderr)
+func runStorm(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseStorm(args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -107,6 +110,17 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rounds, err := pickStormSeats(ctx, cl, cfg)
 	if err != nil {
 		return err
+	}
+	// One user per buyer for every round, not one per round: as many guest
+	// sessions as buyers, and nothing tells rounds apart by name (the ledger
+	// checks seats, which rounds never share). A buyer holds at most 2 seats
+	// at once, which it books before the next round (or holds none, having
+	// lost), so it stays far below seatd's SEATD_MAX_HELD_PER_USER (10 by
+	// default); and it makes at most 2 seat changes a round, within
+	// SEATD_RATE_USER's bursts (10) for the few rounds a run has.
+	users, err := cl.login(ctx, cfg.secret, userNames("storm", newRunID(), cfg.vus))
+	if err != nil {
+		return fmt.Errorf("storm: %w", err)
 	}
 	if cfg.warm {
 		if err := cl.warm(ctx, cfg.vus); err != nil {
@@ -129,11 +143,11 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var recs []*recorder
 	var l ledger
 	start := time.Now()
-	for i, r := range rounds {
+	for _, r := range rounds {
 		if ctx.Err() != nil {
 			break
 		}
-		outcomes := playRound(ctx, cl, i+1, r, cfg.vus, bar)
+		outcomes := playRound(ctx, cl, r, users, bar)
 		rr := stormRoundResult{Show: r.show}
 		l.scope = append(l.scope, r.seats...)
 		for _, o := range outcomes {
@@ -160,6 +174,7 @@ func runStorm(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	bar.finish()
 
 	sum := newSummary("storm", cfg.url, cfg.vus, wall, recs)
+	sum.Auth = cfg.authMode()
 	sum.Storm = &res
 	sum.extraText = res.writeText
 	sum.Verification = verifyAfter(ctx, cl, showsOf(rounds), l)
@@ -187,7 +202,7 @@ func watchStorm(ctx context.Context, cl *client, shows []string, n int) (*stormW
 	for i, s := range shows {
 		live[i] = liveShow{id: s}
 	}
-	viewers, err := openViewers(ctx, seatdTarget{cl}, live, n, nil)
+	viewers, err := openViewers(ctx, &seatdTarget{cl: cl}, live, n, nil)
 	w.viewers = viewers
 	if err != nil {
 		w.stop()
@@ -332,23 +347,23 @@ type buyerOutcome struct {
 	unknown []string // seats of a request whose outcome is unknown
 }
 
-// playRound releases vus buyers at once on the round's seats and returns what
-// each was told. Every buyer picks its seats and builds its request before the
-// barrier, so that they all hit seatd within the same instant.
-func playRound(ctx context.Context, cl *client, round int, r stormRound, vus int, bar *progress) []buyerOutcome {
-	outcomes := make([]buyerOutcome, vus)
+// playRound releases one buyer per user at once on the round's seats and
+// returns what each was told. Every buyer picks its seats and builds its
+// request before the barrier, so that they all hit seatd within the same instant.
+func playRound(ctx context.Context, cl *client, r stormRound, users []*user, bar *progress) []buyerOutcome {
+	outcomes := make([]buyerOutcome, len(users))
 	var ready, done sync.WaitGroup
 	start := make(chan struct{})
-	for vu := range vus {
+	for vu, u := range users {
 		ready.Add(1)
 		done.Go(func() {
 			o := &outcomes[vu]
-			o.user = fmt.Sprintf("storm-%d-%d", round, vu+1)
+			o.user = u.name
 			o.rec = &recorder{}
 			seats := pick(r.seats, 1+rand.IntN(min(2, len(r.seats))))
 			ready.Done()
 			<-start
-			o.buy(ctx, cl, seats)
+			o.buy(ctx, cl, u, seats)
 			bar.add(1)
 		})
 	}
@@ -358,10 +373,10 @@ func playRound(ctx context.Context, cl *client, round int, r stormRound, vus int
 	return outcomes
 }
 
-// buy holds seats and books them if the hold succeeded.
-func (o *buyerOutcome) buy(ctx context.Context, cl *client, seats []string) {
+// buy holds seats as u and books them if the hold succeeded.
+func (o *buyerOutcome) buy(ctx context.Context, cl *client, u *user, seats []string) {
 	var h holdAnswer
-	a := cl.post(ctx, o.rec, routeHold, pathHold, holdBody{SeatIDs: seats, UserID: o.user}, &h)
+	a := cl.post(ctx, o.rec, routeHold, pathHold, u, holdBody{SeatIDs: seats, UserID: u.id}, &h)
 	switch {
 	case a.ok():
 	case a.status == http.StatusConflict && a.problem.is("seats-unavailable"):
@@ -372,6 +387,7 @@ func (o *buyerOutcome) buy(ctx context.Context, cl *client, seats []string) {
 		// may at most be held until the hold lapses.
 		return
 	default:
+		// A 401, 403 or 429 among others: no buyer of a storm should get one.
 		o.rec.fail(failUnexpected, routeHold, a.String())
 		return
 	}
@@ -380,7 +396,7 @@ func (o *buyerOutcome) buy(ctx context.Context, cl *client, seats []string) {
 	}
 
 	var b bookAnswer
-	a = cl.post(ctx, o.rec, routeBook, pathBook, seatsBody{SeatIDs: seats, UserID: o.user, HoldToken: h.HoldToken}, &b)
+	a = cl.post(ctx, o.rec, routeBook, pathBook, u, seatsBody{SeatIDs: seats, UserID: u.id, HoldToken: h.HoldToken}, &b)
 	switch {
 	case a.ok():
 		// What the buyer was told is what the answer says it booked.

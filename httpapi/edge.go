@@ -65,12 +65,16 @@ const corsHeaders = "Authorization, Content-Type, Idempotency-Key"
 // allowed origin may read; it reports whether the request was answered. An
 // origin not allowed gets no CORS header, so its page cannot read the answer.
 func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" || len(s.corsOrigins) == 0 {
+	if len(s.corsOrigins) == 0 {
 		return false
 	}
+	// Answers differ by origin, so a shared cache must keep them apart.
 	h := w.Header()
 	h.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
 	if !slices.Contains(s.corsOrigins, origin) && !slices.Contains(s.corsOrigins, "*") {
 		return false
 	}

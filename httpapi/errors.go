@@ -60,6 +60,8 @@ var (
 		"The request did not finish within the server's deadline (SEATD_REQUEST_TIMEOUT). It may still take effect: retry after the Retry-After seconds with the same Idempotency-Key to get its outcome."}
 	problemPruned = problemType{"events-pruned", http.StatusGone, "Events no longer kept",
 		"The events after sinceSeq are older than the event log keeps (SEATD_EVENT_RETENTION). Read the seat map, or open the live socket without sinceSeq, to start again from the seats as they are."}
+	problemBodyUnreadable = problemType{"body-unreadable", http.StatusBadRequest, "Body unreadable",
+		"The request body could not be read to its end: the client stopped sending it, or sent it too slowly. Nothing was changed."}
 	problemUnauthenticated = problemType{"unauthenticated", http.StatusUnauthorized, "Unauthenticated",
 		"The route needs a valid bearer token (Authorization: Bearer <token>): none was sent, or it is malformed, expired, or signed with a key or algorithm the server does not accept. POST /api/sessions gives a guest token. Nothing was changed."}
 	problemForbidden = problemType{"forbidden", http.StatusForbidden, "Forbidden",
@@ -79,7 +81,7 @@ func init() {
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
 		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded,
-		problemUnavailable, problemTimeout, problemPruned, problemUnauthenticated, problemForbidden, problemRateLimited,
+		problemUnavailable, problemTimeout, problemPruned, problemBodyUnreadable, problemUnauthenticated, problemForbidden, problemRateLimited,
 		problemOverloaded, problemInternal,
 	} {
 		problemTypes[p.slug] = p
@@ -100,6 +102,7 @@ var problems = []struct {
 	{booking.ErrLimitReached, problemLimitReached, ""},
 	{booking.ErrPruned, problemPruned, ""},
 	{booking.ErrUnavailable, problemUnavailable, "the database cannot be reached; retry shortly"},
+	{idempotency.ErrBodyUnreadable, problemBodyUnreadable, ""},
 	{idempotency.ErrKeyMissing, problemKeyMissing, ""},
 	{idempotency.ErrKeyInvalid, problemKeyInvalid, ""},
 	{idempotency.ErrKeyInUse, problemKeyInUse, ""},

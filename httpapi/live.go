@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"seatmanager/booking"
 	"seatmanager/live"
@@ -30,12 +29,10 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 		}
 		since = &n
 	}
-	// A socket lasts as long as its viewer: the server's read and write
-	// timeouts, meant for requests, must not close it. (The hub closes
-	// viewers that stop reading.)
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Time{})
-	rc.SetWriteDeadline(time.Time{})
+	// A socket lasts as long as its viewer: net/http clears the server's
+	// read and write deadlines, meant for requests, when the socket takes
+	// the connection over (TestLiveSocket checks); the hub closes viewers
+	// that stop reading.
 	if err := s.live.Serve(w, r, showID, since); err != nil {
 		s.writeError(w, r, err)
 	}

@@ -27,7 +27,11 @@ type liveEnv struct {
 	srv *httptest.Server
 }
 
-func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv {
+func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv { return newLiveEnvBounded(t, timeout, 0) }
+
+// newLiveEnvBounded is newLiveEnv whose server bounds each connection's
+// reads and writes by serverTimeout, as seatd's does (0: no bound).
+func newLiveEnvBounded(t *testing.T, timeout, serverTimeout time.Duration) *liveEnv {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
 	if err != nil {
@@ -47,7 +51,9 @@ func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv {
 	e.handler = runServer(t, httpapi.NewServer(svc, httpapi.Config{
 		Ready: store.Ping, Receipts: store, Markers: memory.NewMarkers(0), Live: hub, RequestTimeout: timeout, Auth: testVerifier,
 	}))
-	srv := httptest.NewServer(e.handler)
+	srv := httptest.NewUnstartedServer(e.handler)
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = serverTimeout, serverTimeout
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return &liveEnv{env: e, srv: srv}
 }
@@ -77,9 +83,10 @@ func readFrame(t *testing.T, c *websocket.Conn) map[string]any {
 }
 
 // TestLiveSocket: the socket gives the snapshot, then the changes, for longer
-// than the request timeout; the seat objects are the seat map's.
+// than the request timeout and the server's read and write timeouts; the
+// seat objects are the seat map's.
 func TestLiveSocket(t *testing.T) {
-	e := newLiveEnv(t, 200*time.Millisecond)
+	e := newLiveEnvBounded(t, 200*time.Millisecond, 250*time.Millisecond)
 	c, _, err := e.dial(t, "", nil)
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +101,7 @@ func TestLiveSocket(t *testing.T) {
 	if string(mapSeat) != string(snapSeat) {
 		t.Errorf("snapshot seat %s, seat map seat %s: want the same object", snapSeat, mapSeat)
 	}
-	time.Sleep(400 * time.Millisecond) // past the request timeout
+	time.Sleep(400 * time.Millisecond) // past the request timeout, and the server's (250 ms)
 	wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "alice"}), http.StatusOK)
 	f := readFrame(t, c)
 	events := f["events"].([]any)

@@ -19,8 +19,10 @@ const MaxKeyLen = 255
 
 // Errors of the key itself, for the HTTP layer to map to problems.
 var (
-	ErrKeyMissing = errors.New("Idempotency-Key header is required on this request")
-	ErrKeyInvalid = errors.New("Idempotency-Key must be 1 to 255 visible ASCII characters, bare or as a quoted string")
+	// ErrBodyUnreadable: the request's body could not be read to its end.
+	ErrBodyUnreadable = errors.New("the request body could not be read to its end")
+	ErrKeyMissing     = errors.New("Idempotency-Key header is required on this request")
+	ErrKeyInvalid     = errors.New("Idempotency-Key must be 1 to 255 visible ASCII characters, bare or as a quoted string")
 	// ErrKeyInUse: the first request with this key is still running; retry later.
 	ErrKeyInUse = errors.New("a request with this Idempotency-Key is still being processed")
 	// ErrKeyReused: the key was used before for a different request.

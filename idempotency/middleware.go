@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -190,6 +191,11 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, m.cfg.MaxBodyBytes))
+		if _, tooLarge := errors.AsType[*http.MaxBytesError](err); err != nil && !tooLarge {
+			// The client hung up or stalled mid-body: its doing, not a
+			// failure of the server's.
+			err = fmt.Errorf("%w: %w", ErrBodyUnreadable, err)
+		}
 		if err != nil {
 			m.cfg.Fail(w, r, err)
 			return

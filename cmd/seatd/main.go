@@ -79,6 +79,12 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer ln.Close()
+	m := metrics.New()
+	ops, err := listenOps(cfg, m.Handler())
+	if err != nil {
+		return err
+	}
+	defer closeOps(ops)
 	acc, err := openAccelerators(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -100,7 +106,6 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		return err
 	}
 
-	m := metrics.New()
 	// While more seat changes are in flight than there are cores, and for a
 	// moment after (a storm's waves of buyers come a millisecond apart), the
 	// live seat maps wait, up to LiveYield: the buyers are answered first.
@@ -174,7 +179,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 		g.Go(func() error { return acc.listener.Run(gctx) })
 		g.Go(func() error { acc.holdKeys.Reap(gctx, reapInterval, log); return nil })
 	}
-	for _, o := range opsServers(cfg, m.Handler()) {
+	for _, o := range ops {
 		g.Go(func() error { return serveOps(gctx, o, log) })
 	}
 	g.Go(func() error {
@@ -202,8 +207,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 // newHTTPServer bounds what a client may cost the server: the time to send
 // its headers (slowloris) and its request, the time its answer may take to
 // be written, how long an idle connection is kept, and the size of its
-// headers. Sockets are exempt from the read and write timeouts: the live
-// handler clears them once it takes over the connection.
+// headers. Sockets are exempt from the read and write timeouts: net/http
+// clears a connection's deadlines when a socket takes it over.
 func newHTTPServer(h http.Handler, requestTimeout time.Duration, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,

@@ -354,10 +354,17 @@ func TestBadAddressTouchesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer busy.Close()
-	for name, addr := range map[string]string{"port out of range": "127.0.0.1:99999", "port in use": busy.Addr().String(), "no port": "localhost"} {
+	for name, args := range map[string][]string{
+		"port out of range":       {"-addr", "127.0.0.1:99999"},
+		"port in use":             {"-addr", busy.Addr().String()},
+		"no port":                 {"-addr", "localhost"},
+		"metrics address in use":  {"-addr", "127.0.0.1:0", "-metrics-addr", busy.Addr().String()},
+		"pprof address in use":    {"-addr", "127.0.0.1:0", "-pprof-addr", busy.Addr().String()},
+		"metrics address no port": {"-addr", "127.0.0.1:0", "-metrics-addr", "localhost"},
+	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "seatd.db")
-			err := run(t.Context(), []string{"-addr", addr}, environ(map[string]string{"SEATD_DATABASE_URL": path}), io.Discard, io.Discard)
+			err := run(t.Context(), args, environ(map[string]string{"SEATD_DATABASE_URL": path}), io.Discard, io.Discard)
 			if err == nil {
 				t.Fatal("got nil error, want one")
 			}

@@ -100,8 +100,35 @@ const liveSockets = 10000
 // watchPairs is how many storms, unwatched then watched, are set against each other.
 const watchPairs = 5
 
+// benchSecret is every seatd's SEATD_AUTH_SECRET, which seatload is given
+// (-auth-secret) to sign its users' tokens with. Signed tokens rather than
+// guest sessions: a backend's twelve storms of 500 buyers would open 6 000
+// sessions, past seatd's SEATD_RATE_SESSIONS (1 000 an hour per address), and
+// the run would spend its time opening them; sessions are a setup step
+// seatload does before the timed part anyway, so tokens signed without a
+// request measure the same seat changes.
+const benchSecret = "seatload-bench-secret-of-at-least-32-bytes"
+
+// signed returns the arguments of a seatload run that changes seats, with
+// the flag that has it sign its users' tokens.
+func signed(args ...string) []string { return append(args, "-auth-secret", benchSecret) }
+
 func measure(t *testing.T, seatd, seatload string, b backend) result {
-	env := map[string]string{"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn"}
+	env := map[string]string{
+		"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn",
+		"SEATD_AUTH_SECRET": benchSecret,
+		// The rate limits off: the bench measures seatd's raw throughput
+		// from one load generator, which is one client address. steady's 64
+		// users make thousands of changes a second between them, which
+		// SEATD_RATE_USER (10/s each) and SEATD_RATE_ADDRESS (6000/m) would
+		// cap, failing the run with 429s. A backend's storms run on the same
+		// seatd and would fail too: some 17 000 seat changes in a minute or
+		// two from that one address, past its 6 000 a minute.
+		// SEATD_MAX_HELD_PER_USER stays at its default (10): no storm buyer
+		// holds more than 2 seats at once, no steady worker more than its 4
+		// (-max-seats), no live driver more than 5 (-changes-per-user).
+		"SEATD_RATE_USER": "off", "SEATD_RATE_ADDRESS": "off",
+	}
 	for k, v := range b.env {
 		env[k] = v
 	}
@@ -122,8 +149,8 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 	stored := measureStorage(t, dbURL, b.redis)
 	// One round first, unrecorded: the first requests of a new process fill
 	// its connection pools, caches and heap, which a running server has done.
-	warm := runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", "1")
-	res.storm = runJSON[summary](t, seatload, "storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds))
+	warm := runJSON[summary](t, seatload, signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", "1")...)
+	res.storm = runJSON[summary](t, seatload, signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds))...)
 	if n := warm.Requests + res.storm.Requests; b.pg && n > 0 {
 		after := xacts(t, dbURL)
 		res.stormXact = xactCount{all: float64(after.all-before.all) / float64(n), writes: float64(after.writes-before.writes) / float64(n)}
@@ -132,12 +159,12 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 		stored = afterStorm
 	}
 	if b.live {
-		many := runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", fmt.Sprint(liveSockets), "-shows", "1")
+		many := runJSON[liveResult](t, seatload, signed("live", "-json", "-url", url, "-sockets", fmt.Sprint(liveSockets), "-shows", "1")...)
 		// 1 000 sockets three times, the median by p99 recorded: one run's
 		// p99 is a handful of frames, and this machine's speed swings.
 		var thousands []liveResult
 		for range 3 {
-			thousands = append(thousands, runJSON[liveResult](t, seatload, "live", "-json", "-url", url, "-sockets", "1000", "-shows", "1"))
+			thousands = append(thousands, runJSON[liveResult](t, seatload, signed("live", "-json", "-url", url, "-sockets", "1000", "-shows", "1")...))
 		}
 		slices.SortFunc(thousands, func(a, b liveResult) int { return cmp.Compare(a.DelayMs.P99, b.DelayMs.P99) })
 		res.liveMany, res.liveThousand = &many, &thousands[1]
@@ -146,7 +173,7 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 		}
 		// The same storm unwatched and watched, in turn: on this machine one
 		// storm's p99 swings by half between identical runs.
-		storm := []string{"storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds)}
+		storm := slices.Clip(signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds)))
 		for range watchPairs {
 			res.watchPairs = append(res.watchPairs, [2]summary{
 				runJSON[summary](t, seatload, storm...),
@@ -155,7 +182,7 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 		}
 	}
 	if !b.stormOnly {
-		s := runJSON[summary](t, seatload, "steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())
+		s := runJSON[summary](t, seatload, signed("steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())...)
 		res.steady = &s
 		if b.pg && s.Requests > 0 {
 			res.steadyStored = measureStorage(t, dbURL, b.redis).minus(stored).per(s.Requests)

@@ -102,6 +102,13 @@ func (a answer) unknown() bool {
 	return a.status == 0 || a.status >= 500 || (a.status == http.StatusOK && a.err != nil)
 }
 
+// refusedCaller reports whether seatd refused the caller rather than the
+// seats: no token it accepts (401), a body naming another user (403), or a
+// rate limit (429). Nothing changed, and no scenario expects one.
+func (a answer) refusedCaller() bool {
+	return a.status == http.StatusUnauthorized || a.status == http.StatusForbidden || a.status == http.StatusTooManyRequests
+}
+
 // String describes the answer for failure messages.
 func (a answer) String() string {
 	switch {

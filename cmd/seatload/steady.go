@@ -220,6 +220,10 @@ func (w *worker) cycle(ctx context.Context, cl *client, cfg steadyConfig) error 
 	switch {
 	case a.unknown():
 		w.unknown = append(w.unknown, seats...)
+	case a.refusedCaller():
+		// Nothing changed, but the worker's hold stays until it lapses: its
+		// seats stay out of free.
+		w.rec.fail(failUnexpected, route, a.String())
 	default:
 		if a.status == http.StatusConflict {
 			w.conflicts++

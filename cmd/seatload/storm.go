@@ -409,6 +409,8 @@ func (o *buyerOutcome) buy(ctx context.Context, cl *client, u *user, seats []str
 		}
 	case a.unknown():
 		o.unknown = seats
+	case a.refusedCaller():
+		o.rec.fail(failUnexpected, routeBook, a.String())
 	default:
 		// The holder's own fresh hold was refused: with a hold TTL of seconds
 		// this only happens when something is wrong.

@@ -27,7 +27,9 @@ type liveEnv struct {
 	srv *httptest.Server
 }
 
-func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv { return newLiveEnvBounded(t, timeout, 0) }
+func newLiveEnv(t *testing.T, timeout time.Duration) *liveEnv {
+	return newLiveEnvBounded(t, timeout, 0)
+}
 
 // newLiveEnvBounded is newLiveEnv whose server bounds each connection's
 // reads and writes by serverTimeout, as seatd's does (0: no bound).

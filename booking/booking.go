@@ -41,6 +41,10 @@ type Seat struct {
 	Label    string
 	Category string
 	Status   Status
+	// Accessible marks a wheelchair-accessible seat; X is the seat's column
+	// counting aisle gaps, for renderers and best-available searches.
+	Accessible bool
+	X          int
 }
 
 // SeatMap is every seat of a show with the show's event sequence number at the time
@@ -77,20 +81,42 @@ type NewShow struct {
 	StartsAt   time.Time
 	Auditorium string
 	Seats      []NewSeat
+	Idempotent *Idempotent // if set, its receipt (of the Show made) is stored with the show
+}
+
+// Created is the Show a NewShow makes, all its seats on sale.
+func (s NewShow) Created() Show {
+	return Show{ID: s.ID, MovieTitle: s.MovieTitle, StartsAt: s.StartsAt, Auditorium: s.Auditorium,
+		SeatsTotal: len(s.Seats), SeatsAvailable: len(s.Seats)}
 }
 
 // NewSeat describes one seat of a NewShow.
 type NewSeat struct {
-	ID       string
-	Row      string
-	Number   int
-	Category string
+	ID         string
+	Row        string
+	Number     int
+	Category   string
+	Accessible bool
+	X          int // its column, counting aisles; 0 for Number
+}
+
+// Column is the seat's X, or its number if X is not set (no aisles).
+func (s NewSeat) Column() int {
+	if s.X == 0 {
+		return s.Number
+	}
+	return s.X
 }
 
 // Label is how a seat is named on tickets and seat maps: its row then its number.
 func (s NewSeat) Label() string { return SeatLabel(s.Row, s.Number) }
 
 // SeatLabel names the seat at row and number, such as "C7".
+// A row whose label ends in a digit gets a dash ("R1-11"), so that no two
+// seats share a label: "R1" 11 and "R11" 1 would both be "R111".
 func SeatLabel(row string, number int) string {
+	if row != "" && '0' <= row[len(row)-1] && row[len(row)-1] <= '9' {
+		return row + "-" + strconv.Itoa(number)
+	}
 	return row + strconv.Itoa(number)
 }

@@ -11,6 +11,9 @@ import (
 // Catalog reads shows and seats.
 type Catalog interface {
 	Shows(ctx context.Context) ([]Show, error)
+	// CreateShow adds a show and its seats; false, changing nothing, if a
+	// show of its id exists.
+	CreateShow(ctx context.Context, show NewShow) (bool, error)
 	// SeatMap returns ErrNotFound for an unknown show.
 	SeatMap(ctx context.Context, showID string) (SeatMap, error)
 	// SeatShows maps each seat id that exists to its show and label; unknown
@@ -49,6 +52,7 @@ type Store interface {
 	Catalog
 	SeatStore
 	HoldStore
+	SaleStore
 }
 
 // HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
@@ -100,6 +104,9 @@ type Config struct {
 	ClaimGrace time.Duration
 	// MaxExtensions is how many times a hold may be extended; zero allows none.
 	MaxExtensions int
+	// MaxShowSeats caps the seats of a show made from a layout. Default
+	// DefaultMaxLayoutSeats.
+	MaxShowSeats int
 	// MaxHeldPerUser caps the seats of a show one user holds at once; the
 	// store enforces it in the transaction that holds. Zero: no cap.
 	MaxHeldPerUser int
@@ -121,6 +128,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSeats <= 0 {
 		c.MaxSeats = 10
+	}
+	if c.MaxShowSeats <= 0 {
+		c.MaxShowSeats = DefaultMaxLayoutSeats
 	}
 	if c.GateTimeout <= 0 {
 		c.GateTimeout = 250 * time.Millisecond
@@ -195,6 +205,23 @@ type ReleaseRequest struct {
 // Shows lists every show with its seat counts.
 func (s *Service) Shows(ctx context.Context) ([]Show, error) {
 	return s.store.Shows(ctx)
+}
+
+// CreateShow makes a show from an operator's layout, all its seats on sale.
+func (s *Service) CreateShow(ctx context.Context, l Layout, idem *Idempotent) (Show, error) {
+	show, err := l.ShowOf(NewID(), time.Now(), s.cfg.MaxShowSeats)
+	if err != nil {
+		return Show{}, err
+	}
+	show.Idempotent = idem
+	created, err := s.store.CreateShow(ctx, show)
+	switch {
+	case err != nil:
+		return Show{}, err
+	case !created: // a fresh id is taken: this request ran before
+		return Show{}, ErrDuplicateRequest
+	}
+	return show.Created(), nil
 }
 
 // SeatMap returns every seat of a show and the show's current event sequence.

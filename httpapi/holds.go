@@ -46,7 +46,7 @@ type extendRequest struct {
 
 // handleExtendHold extends a hold by one TTL.
 func (s *Server) handleExtendHold(w http.ResponseWriter, r *http.Request) {
-	serveChange(s, w, r, s.holdInfoView, func(ctx context.Context, user string, _ extendRequest, idem *booking.Idempotent) (booking.Hold, error) {
+	serveChange(s, w, r, http.StatusOK, s.holdInfoView, func(ctx context.Context, user string, _ extendRequest, idem *booking.Idempotent) (booking.Hold, error) {
 		return s.svc.ExtendHold(ctx, booking.ExtendRequest{UserID: user, Token: r.PathValue("holdToken"), Idempotent: idem})
 	})
 }

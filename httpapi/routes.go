@@ -19,6 +19,9 @@ func (s *Server) routes() {
 	s.change("POST /api/seats/book-bulk", s.handleBook)
 	s.change("POST /api/seats/release-bulk", s.handleRelease)
 	s.mux.Handle("GET /api/holds/{holdToken}", s.authenticated(s.handleLookupHold))
+	s.mux.Handle("GET /api/bookings", s.authenticated(s.handleBookings))
+	s.mux.Handle("GET /api/bookings/{bookingId}", s.authenticated(s.handleBooking))
+	s.change("POST /api/shows", s.handleCreateShow)
 	if s.sessions != nil {
 		s.mux.HandleFunc("POST /api/sessions", s.handleSession)
 	}

@@ -26,9 +26,9 @@ func (s *Server) handleShows(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	out := make([]showResponse, len(shows))
+	out := make([]any, len(shows))
 	for i, sh := range shows {
-		out[i] = showResponse{sh.ID, sh.MovieTitle, sh.StartsAt.UTC(), sh.Auditorium, sh.SeatsTotal, sh.SeatsAvailable}
+		out[i] = showView(sh)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -73,7 +73,7 @@ type holdResponse struct {
 }
 
 func (s *Server) handleHold(w http.ResponseWriter, r *http.Request) {
-	serveChange(s, w, r, s.holdView, func(ctx context.Context, user string, req holdRequest, idem *booking.Idempotent) (booking.Hold, error) {
+	serveChange(s, w, r, http.StatusOK, s.holdView, func(ctx context.Context, user string, req holdRequest, idem *booking.Idempotent) (booking.Hold, error) {
 		return s.svc.Hold(ctx, booking.HoldRequest{UserID: user, SeatIDs: req.SeatIDs, Idempotent: idem})
 	})
 }
@@ -100,7 +100,7 @@ type bookResponse struct {
 }
 
 func (s *Server) handleBook(w http.ResponseWriter, r *http.Request) {
-	serveChange(s, w, r, bookView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Booking, error) {
+	serveChange(s, w, r, http.StatusOK, bookView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Booking, error) {
 		return s.svc.Book(ctx, booking.BookRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idem})
 	})
 }
@@ -116,7 +116,7 @@ type releaseResponse struct {
 }
 
 func (s *Server) handleRelease(w http.ResponseWriter, r *http.Request) {
-	serveChange(s, w, r, releaseView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Release, error) {
+	serveChange(s, w, r, http.StatusOK, releaseView, func(ctx context.Context, user string, req seatsRequest, idem *booking.Idempotent) (booking.Release, error) {
 		return s.svc.Release(ctx, booking.ReleaseRequest{UserID: user, SeatIDs: req.SeatIDs, HoldToken: req.HoldToken, Idempotent: idem})
 	})
 }
@@ -135,7 +135,7 @@ func (r extendRequest) claimedUser() string { return r.UserID }
 // serveChange is every state-changing route: read the body, resolve the
 // caller, make the change (which stores its answer, as view renders it, with
 // itself) and answer with that view.
-func serveChange[In claimant, Out any](s *Server, w http.ResponseWriter, r *http.Request, view func(Out) any,
+func serveChange[In claimant, Out any](s *Server, w http.ResponseWriter, r *http.Request, status int, view func(Out) any,
 	change func(ctx context.Context, user string, in In, idem *booking.Idempotent) (Out, error)) {
 	var in In
 	if !s.read(w, r, &in) {
@@ -146,23 +146,23 @@ func serveChange[In claimant, Out any](s *Server, w http.ResponseWriter, r *http
 		s.writeError(w, r, err)
 		return
 	}
-	out, err := change(r.Context(), user, in, idempotent(r, view))
+	out, err := change(r.Context(), user, in, idempotent(r, status, view))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, view(out))
+	writeJSON(w, status, view(out))
 }
 
 // idempotent asks a seat change to store, in its own transaction, the answer
 // view gives of its result: the answer a retry of the request's key replays.
-func idempotent[T any](r *http.Request, view func(T) any) *booking.Idempotent {
+func idempotent[T any](r *http.Request, status int, view func(T) any) *booking.Idempotent {
 	return idempotency.For(r, func(result any) (idempotency.Response, error) {
 		t, ok := result.(T)
 		if !ok {
 			return idempotency.Response{}, fmt.Errorf("idempotent answer: got a %T, want a %T", result, t)
 		}
-		return jsonResponse(http.StatusOK, view(t))
+		return jsonResponse(status, view(t))
 	})
 }
 

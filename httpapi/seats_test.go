@@ -51,7 +51,8 @@ func TestSeatMap(t *testing.T) {
 	if len(seats) != 12 {
 		t.Fatalf("got %d seats, want 12", len(seats))
 	}
-	want := map[string]any{"id": e.seats[0], "row": "A", "number": float64(1), "label": "A1", "category": "standard", "status": "available"}
+	want := map[string]any{"id": e.seats[0], "row": "A", "number": float64(1), "label": "A1", "category": "standard", "status": "available",
+		"accessible": false, "x": float64(1)}
 	if diff := cmp.Diff(want, seats[0]); diff != "" {
 		t.Errorf("first seat (-want +got):\n%s", diff)
 	}

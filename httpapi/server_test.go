@@ -144,6 +144,12 @@ func (r response) json(t *testing.T) map[string]any {
 
 func (e *env) do(t *testing.T, method, path string, body any, header ...string) response {
 	t.Helper()
+	return e.request(t, method, path, body, header...)
+}
+
+// request is do for tests and benchmarks alike.
+func (e *env) request(t testing.TB, method, path string, body any, header ...string) response {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:

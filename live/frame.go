@@ -19,11 +19,16 @@ type Seat struct {
 	Label    string         `json:"label"`
 	Category string         `json:"category"`
 	Status   booking.Status `json:"status"`
+	// Accessible and X (the column, counting aisle gaps) are the seat's
+	// place in its auditorium's layout.
+	Accessible bool `json:"accessible"`
+	X          int  `json:"x"`
 }
 
 // SeatOf is the public view of a seat.
 func SeatOf(s booking.Seat) Seat {
-	return Seat{ID: s.ID, Row: s.Row, Number: s.Number, Label: s.Label, Category: s.Category, Status: s.Status}
+	return Seat{ID: s.ID, Row: s.Row, Number: s.Number, Label: s.Label, Category: s.Category, Status: s.Status,
+		Accessible: s.Accessible, X: s.X}
 }
 
 // Event is a seat change as viewers see it.

@@ -40,7 +40,7 @@ func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
 // seatMapSQL reads the show's seq and its seats in one statement, hence one
 // snapshot: the seq is exactly the last event the statuses include.
 const seatMapSQL = `
-SELECT sh.seq, s.id, s.row_label, s.number, s.category,
+SELECT sh.seq, s.id, s.row_label, s.number, s.category, s.accessible, s.x,
        CASE WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
 FROM shows sh LEFT JOIN seats s ON s.show_id = sh.id
 WHERE sh.id = $1
@@ -56,9 +56,10 @@ func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, er
 	var found bool
 	var seat struct {
 		id, row, category, status *string
-		number                    *int
+		number, x                 *int
+		accessible                *bool
 	}
-	_, err = pgx.ForEachRow(rows, []any{&m.Seq, &seat.id, &seat.row, &seat.number, &seat.category, &seat.status}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&m.Seq, &seat.id, &seat.row, &seat.number, &seat.category, &seat.accessible, &seat.x, &seat.status}, func() error {
 		found = true
 		if seat.id == nil { // a show without seats
 			return nil
@@ -66,7 +67,7 @@ func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, er
 		m.Seats = append(m.Seats, booking.Seat{
 			ID: *seat.id, ShowID: showID, Row: *seat.row, Number: *seat.number,
 			Label: booking.SeatLabel(*seat.row, *seat.number), Category: *seat.category,
-			Status: booking.Status(*seat.status),
+			Status: booking.Status(*seat.status), Accessible: *seat.accessible, X: *seat.x,
 		})
 		return nil
 	})
@@ -100,9 +101,10 @@ INSERT INTO shows (id, movie_title, starts_at, auditorium) VALUES ($1, $2, $3, $
 ON CONFLICT (id) DO NOTHING`
 
 const insertSeatsSQL = `
-INSERT INTO seats (id, show_id, row_label, number, category)
-SELECT id, $1, row_label, number, category
-FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[]) AS t(id, row_label, number, category)`
+INSERT INTO seats (id, show_id, row_label, number, category, accessible, x)
+SELECT id, $1, row_label, number, category, accessible, x
+FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::boolean[], $7::int[])
+    AS t(id, row_label, number, category, accessible, x)`
 
 // CreateShow adds a show and its seats. It reports false, changing nothing, if a
 // show with that id exists already, so concurrent seeding of the same show is safe.
@@ -116,11 +118,17 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 		created = true
 		n := len(show.Seats)
 		ids, rowLabels, numbers, categories := make([]string, n), make([]string, n), make([]int32, n), make([]string, n)
+		accessible, xs := make([]bool, n), make([]int32, n)
 		for i, seat := range show.Seats {
 			ids[i], rowLabels[i], numbers[i], categories[i] = seat.ID, seat.Row, int32(seat.Number), seat.Category
+			accessible[i], xs[i] = seat.Accessible, int32(seat.Column())
 		}
-		_, err = tx.Exec(ctx, insertSeatsSQL, show.ID, ids, rowLabels, numbers, categories)
-		return err
+		b := &pgx.Batch{}
+		b.Queue(insertSeatsSQL, show.ID, ids, rowLabels, numbers, categories, accessible, xs)
+		if err := queueReceipt(b, show.Idempotent, show.Created()); err != nil {
+			return err
+		}
+		return tx.SendBatch(ctx, b).Close()
 	})
 	if created && err == nil {
 		s.analyzeSoon()

@@ -30,6 +30,7 @@ type Store interface {
 	ExtendHold(ctx context.Context, p booking.ExtendParams) (booking.Hold, error)
 	ReleaseHold(ctx context.Context, token string) (booking.Lapse, error)
 	ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error)
+	booking.SaleStore
 }
 
 // Run runs the suite. newStore returns an empty store of its own for each test.
@@ -72,6 +73,8 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"MatchesModel":            testMatchesModel,
 		"HeldCapPerUserAndShow":   testHeldCap,
 		"HeldCapHoldsInParallel":  testHeldCapParallel,
+		"SeatGeometryFromLayout":  testSeatGeometry,
+		"SalesReadBack":           testSales,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -353,7 +353,7 @@
       b.className = `seat ${state}` + (seat.category === "premium" ? " premium" : "") + (flashing.has(seat.id) ? " flash" : "");
       b.setAttribute("aria-pressed", String(state === "selected"));
       b.setAttribute("aria-disabled", String(state !== "available" && state !== "selected"));
-      b.setAttribute("aria-label", `Row ${seat.row} seat ${seat.number}, ${STATE_TEXT[state] || seat.status}, ${seat.category}`);
+      b.setAttribute("aria-label", `Row ${seat.row} seat ${seat.number}, ${STATE_TEXT[state] || seat.status}, ${seat.category}${seat.accessible ? ", wheelchair accessible" : ""}`);
     }
     if (lost.length) say(`Taken by someone else meanwhile: ${lost.join(", ")}.`, true);
     const count = counts.get(map.showId);
@@ -368,7 +368,9 @@
 
   function buildGrid(seats) {
     const rows = [...new Set(seats.map((s) => s.row))].sort((a, b) => a.length - b.length || a.localeCompare(b));
-    const cols = Math.max(...seats.map((s) => s.number));
+    // x is the seat's column counting aisle gaps (older servers: its number).
+    const col = (s) => s.x || s.number;
+    const cols = Math.max(...seats.map(col));
     el.grid.style.gridTemplateColumns = `auto repeat(${cols}, var(--seat)) auto`;
     rows.forEach((row, i) => {
       for (const col of [1, cols + 2]) {
@@ -384,8 +386,8 @@
       const r = rows.indexOf(seat.row);
       const b = h("button", { type: "button", className: "seat", textContent: seat.number, tabIndex: -1 });
       b.dataset.id = seat.id;
-      b.dataset.pos = `${r},${seat.number}`;
-      b.style.gridArea = `${r + 1} / ${seat.number + 1}`;
+      b.dataset.pos = `${r},${col(seat)}`;
+      b.style.gridArea = `${r + 1} / ${col(seat) + 1}`;
       buttons.set(seat.id, b);
       cells.set(b.dataset.pos, b);
       el.grid.append(b);

@@ -54,6 +54,7 @@ type Config struct {
 	AuthGuests      bool
 	GuestTTL        time.Duration
 	MaxHeldPerUser  int
+	MaxShowSeats    int
 	RateUser        ratelimit.Limit
 	RateAddress     ratelimit.Limit
 	RateSessions    ratelimit.Limit
@@ -63,6 +64,9 @@ type Config struct {
 	LogFormat       string
 	LogLevel        slog.Level
 	ShutdownTimeout time.Duration
+	// Args are what follows the flags: a command, such as "shows create
+	// layout.json", instead of serving.
+	Args []string
 	// UnknownEnv lists the SEATD_ variables of the environment that no
 	// setting reads: most likely typos, which seatd warns of.
 	UnknownEnv []string
@@ -154,6 +158,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		"how long a guest token is valid [SEATD_AUTH_GUEST_TTL]")
 	fs.IntVar(&cfg.MaxHeldPerUser, "max-held-per-user", env.int("SEATD_MAX_HELD_PER_USER", 10),
 		"most seats of a show one user may hold at once; 0: no cap [SEATD_MAX_HELD_PER_USER]")
+	fs.IntVar(&cfg.MaxShowSeats, "max-show-seats", env.int("SEATD_MAX_SHOW_SEATS", 100_000),
+		"most seats a show made from a layout may have [SEATD_MAX_SHOW_SEATS]")
 	fs.TextVar(&cfg.RateUser, "rate-user", env.limit("SEATD_RATE_USER", ratelimit.Limit{Rate: 10, Period: time.Second}),
 		"seat changes per user: N/s, N/m or N/h (bursts of N), or off [SEATD_RATE_USER]")
 	fs.TextVar(&cfg.RateAddress, "rate-address", env.limit("SEATD_RATE_ADDRESS", ratelimit.Limit{Rate: 6000, Period: time.Minute}),
@@ -178,6 +184,7 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
+	cfg.Args = fs.Args()
 	demoSet := getenv("SEATD_DEMO") != ""
 	fs.Visit(func(f *flag.Flag) { demoSet = demoSet || f.Name == "demo" })
 	if !demoSet {
@@ -202,8 +209,6 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		}
 	}
 	switch {
-	case fs.NArg() > 0:
-		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	case cfg.RedisURL != "" && (len(cfg.RedisSentinels) > 0 || cfg.RedisMaster != ""):
 		return cfg, fmt.Errorf("redis: set either SEATD_REDIS_URL or SEATD_REDIS_SENTINELS with SEATD_REDIS_MASTER, not both")
 	case (len(cfg.RedisSentinels) > 0) != (cfg.RedisMaster != ""):
@@ -234,6 +239,8 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 		return cfg, fmt.Errorf("sweep interval %v: must not be negative", cfg.SweepInterval)
 	case cfg.DemoShows < 1:
 		return cfg, fmt.Errorf("demo shows %d: must be at least 1", cfg.DemoShows)
+	case cfg.MaxShowSeats < 1:
+		return cfg, fmt.Errorf("max show seats %d: must be at least 1", cfg.MaxShowSeats)
 	case cfg.MaxHeldPerUser < 0:
 		return cfg, fmt.Errorf("max held per user %d: must not be negative", cfg.MaxHeldPerUser)
 	case cfg.GuestTTL < time.Minute:

@@ -25,9 +25,24 @@ var demoMovies = []struct {
 	{"Metropolis", "Hall 1", 21, 0},
 }
 
-// demoShows returns n demo shows from the day after now on, four a day: each an
-// auditorium of 10 rows (A–J) of 12 seats, the back two rows premium. Load tests
-// ask for many, so that buyers spread over many shows.
+// demoLayout is every demo auditorium: 10 rows (A–J) of 12 seats with an
+// aisle down the middle, the back two rows premium, the front row's outer
+// seats accessible.
+func demoLayout() []booking.RowLayout {
+	rows := make([]booking.RowLayout, 10)
+	for r := range rows {
+		rows[r] = booking.RowLayout{Label: string(rune('A' + r)), Seats: 12, Category: "standard", AisleAfter: []int{6}}
+		if r >= 8 {
+			rows[r].Category = "premium"
+		}
+	}
+	rows[0].Accessible = []int{1, 12}
+	return rows
+}
+
+// demoShows returns n demo shows from the day after now on, four a day, made
+// from their layout as an operator's shows are. Load tests ask for many, so
+// that buyers spread over many shows.
 func demoShows(now time.Time, n int) []booking.NewShow {
 	first := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
 	shows := make([]booking.NewShow, n)
@@ -36,18 +51,10 @@ func demoShows(now time.Time, n int) []booking.NewShow {
 		day := first.AddDate(0, 0, i/len(demoMovies))
 		startsAt := day.Add(time.Duration(m.hour)*time.Hour + time.Duration(m.min)*time.Minute)
 		id := booking.NameID(demoNamespace, m.title+"@"+startsAt.Format(time.RFC3339))
-		show := booking.NewShow{ID: id, MovieTitle: m.title, StartsAt: startsAt, Auditorium: m.auditorium}
-		for r := range 10 {
-			row := string(rune('A' + r))
-			category := "standard"
-			if r >= 8 {
-				category = "premium"
-			}
-			for n := 1; n <= 12; n++ {
-				show.Seats = append(show.Seats, booking.NewSeat{
-					ID: booking.NameID(id, booking.SeatLabel(row, n)), Row: row, Number: n, Category: category,
-				})
-			}
+		layout := booking.Layout{MovieTitle: m.title, StartsAt: startsAt, Auditorium: m.auditorium, Rows: demoLayout()}
+		show, err := layout.ShowOf(id, now, booking.DefaultMaxLayoutSeats)
+		if err != nil {
+			panic("the demo layout is invalid: " + err.Error()) // a bug here, caught by the tests
 		}
 		shows[i] = show
 	}

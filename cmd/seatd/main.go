@@ -69,6 +69,9 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	for _, name := range cfg.UnknownEnv {
 		log.Warn("environment variable not known to seatd; a typo?", "name", name)
 	}
+	if len(cfg.Args) > 0 {
+		return runCommand(ctx, cfg, stdout, log)
+	}
 	// go-redis logs through a package-level logger of its own.
 	redis.LogTo(log)
 
@@ -141,7 +144,8 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	}
 	svc := booking.NewService(store, gate, sched, booking.Config{
 		HoldTTL: cfg.HoldTTL, MaxSeats: cfg.MaxSeats, MaxExtensions: cfg.MaxExtensions, MaxHeldPerUser: cfg.MaxHeldPerUser,
-		Logger: log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired, OnChange: announce.Changed,
+		MaxShowSeats: cfg.MaxShowSeats,
+		Logger:       log, OnRelease: m.HoldReleased, OnRepair: m.GateRepaired, OnChange: announce.Changed,
 	})
 	apiCfg := httpapi.Config{
 		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,

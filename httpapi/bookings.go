@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -21,7 +22,9 @@ type saleResponse struct {
 	Auditorium string     `json:"auditorium"`
 	Seats      []saleSeat `json:"seats"`
 	BookedAt   time.Time  `json:"bookedAt"`
-	Status     string     `json:"status"`
+	Status     string     `json:"status"` // booked or cancelled
+	// CancelledAt is set once the booking was cancelled.
+	CancelledAt *time.Time `json:"cancelledAt,omitempty"`
 }
 
 func saleView(s booking.Sale) saleResponse {
@@ -30,7 +33,26 @@ func saleView(s booking.Sale) saleResponse {
 	for i, id := range s.SeatIDs {
 		out.Seats[i] = saleSeat{ID: id, Label: s.Labels[i]}
 	}
+	if !s.CancelledAt.IsZero() {
+		at := s.CancelledAt.UTC()
+		out.Status, out.CancelledAt = "cancelled", &at
+	}
 	return out
+}
+
+type cancelRequest struct {
+	UserID string `json:"userId"`
+}
+
+func (r cancelRequest) claimedUser() string { return r.UserID }
+
+// handleCancel cancels a booking: its buyer before the show starts, or an
+// operator. Its seats go back on sale in the same transaction.
+func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
+	serveChange(s, w, r, http.StatusOK, func(sale booking.Sale) any { return saleView(sale) },
+		func(ctx context.Context, user string, _ cancelRequest, idem *booking.Idempotent) (booking.Sale, error) {
+			return s.svc.Cancel(ctx, booking.CancelParams{BookingID: r.PathValue("bookingId"), UserID: user, Operator: admin(r) == nil, Idempotent: idem})
+		})
 }
 
 // handleBooking shows a booking to its buyer or an operator; to anyone else

@@ -44,3 +44,35 @@ func TestBookings(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelBooking: the buyer cancels (the seats are available again and the
+// booking reads cancelled); a retry of the key replays the answer, another
+// cancellation is a 409, and nobody else may cancel it.
+func TestCancelBooking(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{})
+			h := e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "alice"}).json(t)
+			id := e.post(t, "/api/seats/book-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "alice", "holdToken": h["holdToken"]}).json(t)["bookingId"].(string)
+			path := "/api/bookings/" + id + "/cancel"
+
+			wantProblem(t, e.postKey(t, path, "c0", map[string]any{"userId": "bob"}), http.StatusNotFound, "not-found")
+			first := e.postKey(t, path, "c1", map[string]any{"userId": "alice"})
+			wantStatus(t, first, http.StatusOK)
+			if got := first.json(t); got["status"] != "cancelled" || got["cancelledAt"] == nil {
+				t.Errorf("got %v, want the booking cancelled", got)
+			}
+			wantSeats(t, e, "available", e.seats[:2]...)
+			again := e.postKey(t, path, "c1", map[string]any{"userId": "alice"})
+			if again.header.Get("Idempotent-Replayed") != "true" || string(again.body) != string(first.body) {
+				t.Errorf("the retry: got %d %s, want the first answer replayed", again.status, again.body)
+			}
+			wantProblem(t, e.postKey(t, path, "c2", map[string]any{"userId": "alice"}), http.StatusConflict, "limit-reached")
+			if got := e.do(t, http.MethodGet, "/api/bookings/"+id+"?userId=alice", nil).json(t); got["status"] != "cancelled" {
+				t.Errorf("the booking reads %v, want cancelled", got)
+			}
+			// The seats sell again.
+			wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "carol"}), http.StatusOK)
+		})
+	}
+}

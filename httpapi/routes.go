@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/holds/{holdToken}", s.authenticated(s.handleLookupHold))
 	s.mux.Handle("GET /api/bookings", s.authenticated(s.handleBookings))
 	s.mux.Handle("GET /api/bookings/{bookingId}", s.authenticated(s.handleBooking))
+	s.change("POST /api/bookings/{bookingId}/cancel", s.handleCancel)
 	s.change("POST /api/shows", s.handleCreateShow)
 	if s.sessions != nil {
 		s.mux.HandleFunc("POST /api/sessions", s.handleSession)

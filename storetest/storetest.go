@@ -75,6 +75,9 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"HeldCapHoldsInParallel":  testHeldCapParallel,
 		"SeatGeometryFromLayout":  testSeatGeometry,
 		"SalesReadBack":           testSales,
+		"CancelFreesSeats":        testCancel,
+		"CancelAfterShowStart":    testCancelAfterStart,
+		"CancelRaces":             testCancelRaces,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -19,6 +19,9 @@ const (
 	StatusAvailable Status = "available"
 	StatusHeld      Status = "held"
 	StatusBooked    Status = "booked"
+	// StatusBlocked: the house keeps the seat off sale (house seats, a broken
+	// seat); nobody may hold it until an operator unblocks it.
+	StatusBlocked Status = "blocked"
 )
 
 // Show is one screening of a movie in an auditorium.

@@ -53,6 +53,7 @@ type Store interface {
 	SeatStore
 	HoldStore
 	SaleStore
+	BlockStore
 }
 
 // HoldParams is a hold for a store to make: Token is new, SeatIDs are canonical,
@@ -474,11 +475,17 @@ func (s *Service) checkRequest(userID string, seatIDs []string, holdToken string
 			return nil, Invalidf("holdToken %q is not a UUID", clip(holdToken))
 		}
 	}
-	if len(seatIDs) == 0 {
-		return nil, Invalidf("seatIds must name at least one seat")
-	}
 	if len(seatIDs) > s.cfg.MaxSeats {
 		return nil, Invalidf("seatIds names %d seats; at most %d are allowed in one request", len(seatIDs), s.cfg.MaxSeats)
+	}
+	return canonicalSeats(seatIDs)
+}
+
+// canonicalSeats returns seatIDs in canonical form, or an ErrInvalid error if
+// there are none, one is not a UUID, or one is named twice.
+func canonicalSeats(seatIDs []string) ([]string, error) {
+	if len(seatIDs) == 0 {
+		return nil, Invalidf("seatIds must name at least one seat")
 	}
 	out := make([]string, len(seatIDs))
 	seen := make(map[string]bool, len(seatIDs))

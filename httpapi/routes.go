@@ -23,6 +23,8 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /api/bookings/{bookingId}", s.authenticated(s.handleBooking))
 	s.change("POST /api/bookings/{bookingId}/cancel", s.handleCancel)
 	s.change("POST /api/shows", s.handleCreateShow)
+	s.change("POST /api/shows/{showId}/seats/block", s.handleBlock(false))
+	s.change("POST /api/shows/{showId}/seats/unblock", s.handleBlock(true))
 	if s.sessions != nil {
 		s.mux.HandleFunc("POST /api/sessions", s.handleSession)
 	}

@@ -81,3 +81,34 @@ func admin(r *http.Request) error {
 	}
 	return nil
 }
+
+type blockRequest struct {
+	SeatIDs []string `json:"seatIds"`
+}
+
+func (blockRequest) claimedUser() string { return "" }
+
+type blockResponse struct {
+	ShowID  string    `json:"showId"`
+	SeatIDs []string  `json:"seatIds"`
+	Blocked bool      `json:"blocked"`
+	At      time.Time `json:"at"`
+}
+
+func blockView(b booking.Blocking) any {
+	return blockResponse{ShowID: b.ShowID, SeatIDs: b.SeatIDs, Blocked: b.Blocked, At: b.At.UTC()}
+}
+
+// handleBlock takes seats off sale (house seats, broken seats), or with
+// unblock puts them back: operators only.
+func (s *Server) handleBlock(unblock bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := admin(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		serveChange(s, w, r, http.StatusOK, blockView, func(ctx context.Context, _ string, in blockRequest, idem *booking.Idempotent) (booking.Blocking, error) {
+			return s.svc.Block(ctx, r.PathValue("showId"), in.SeatIDs, !unblock, idem)
+		})
+	}
+}

@@ -155,3 +155,36 @@ func createStadium(tb testing.TB, e *env) string {
 	json.Unmarshal(r.body, &show)
 	return show.ID
 }
+
+// TestBlockSeats: operators block and unblock seats; a blocked seat is
+// "blocked" in the seat map and cannot be held; blocking a held seat is a
+// 409 naming it; buyers may not block.
+func TestBlockSeats(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{})
+			blockPath := "/api/shows/" + e.show.ID + "/seats/block"
+			wantProblem(t, e.post(t, blockPath, map[string]any{"seatIds": e.seats[:1], "userId": "alice"}), http.StatusForbidden, "forbidden")
+			r := e.do(t, http.MethodPost, blockPath, map[string]any{"seatIds": e.seats[:2]}, "Idempotency-Key", booking.NewID(), "Authorization", adminToken(t))
+			wantStatus(t, r, http.StatusOK)
+			if got := r.json(t); got["blocked"] != true || len(got["seatIds"].([]any)) != 2 {
+				t.Errorf("got %v, want both seats blocked", got)
+			}
+			wantSeats(t, e, "blocked", e.seats[:2]...)
+			p := wantProblem(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[1:3], "userId": "alice"}), http.StatusConflict, "seats-unavailable")
+			if ids := seatList(t, p["conflictingSeatIds"]); len(ids) != 1 || ids[0] != e.seats[1] {
+				t.Errorf("got conflicting seats %v, want the blocked one", ids)
+			}
+			wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[2:3], "userId": "alice"}), http.StatusOK)
+			p = wantProblem(t, e.do(t, http.MethodPost, blockPath, map[string]any{"seatIds": e.seats[2:4]}, "Idempotency-Key", booking.NewID(), "Authorization", adminToken(t)),
+				http.StatusConflict, "seats-unavailable")
+			if ids := seatList(t, p["conflictingSeatIds"]); len(ids) != 1 || ids[0] != e.seats[2] {
+				t.Errorf("blocking a held seat: got conflicting %v, want it named", ids)
+			}
+			wantSeats(t, e, "available", e.seats[3])
+			wantStatus(t, e.do(t, http.MethodPost, "/api/shows/"+e.show.ID+"/seats/unblock", map[string]any{"seatIds": e.seats[:2]},
+				"Idempotency-Key", booking.NewID(), "Authorization", adminToken(t)), http.StatusOK)
+			wantStatus(t, e.post(t, "/api/seats/hold-bulk", map[string]any{"seatIds": e.seats[:2], "userId": "bob"}), http.StatusOK)
+		})
+	}
+}

@@ -35,13 +35,13 @@ WHERE r.expires_at <= clock_timestamp()
 RETURNING r.scope, r.key`
 
 // lockSeatsSQL locks seats in seat-id order and reads them as they are once
-// locked, with the database clock read after the last lock was granted: the
+// locked (a blocked seat as blocked, which no change may take), with the database clock read after the last lock was granted: the
 // count reads every locked row before the clock is read, however long the locks
 // took. A plain UPDATE … WHERE id = ANY(…) would lock in heap order, and two
 // transactions on overlapping seats would deadlock.
 const lockSeatsSQL = `
 WITH locked AS MATERIALIZED (
-    SELECT id, show_id, status, hold_token, holder, hold_expires_at
+    SELECT id, show_id, CASE WHEN blocked THEN 'blocked' ELSE status END AS status, hold_token, holder, hold_expires_at
     FROM seats
     WHERE id = ANY($1::uuid[])
     ORDER BY id

@@ -14,7 +14,7 @@ import (
 
 // availableSQL is the status a seat shows buyers: a hold past its expiry counts as
 // available before anything releases it.
-const availableSQL = `(s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= clock_timestamp()))`
+const availableSQL = `(NOT s.blocked AND (s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= clock_timestamp())))`
 
 const showsSQL = `
 SELECT sh.id, sh.movie_title, sh.starts_at, sh.auditorium,
@@ -41,7 +41,7 @@ func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
 // snapshot: the seq is exactly the last event the statuses include.
 const seatMapSQL = `
 SELECT sh.seq, s.id, s.row_label, s.number, s.category, s.accessible, s.x,
-       CASE WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
+       CASE WHEN s.blocked THEN 'blocked' WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
 FROM shows sh LEFT JOIN seats s ON s.show_id = sh.id
 WHERE sh.id = $1
 ORDER BY length(s.row_label), s.row_label, s.number`

@@ -21,7 +21,7 @@ const seatsIn = "id IN (SELECT value FROM json_each(?))"
 const holdSQL = `
 UPDATE seats SET status = 'held', hold_token = ?, holder = ?, hold_expires_at = ?, version = version + 1
 WHERE ` + seatsIn + ` AND show_id = ?
-  AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
+  AND blocked = 0 AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
 RETURNING id`
 
 // heldByUserSQL counts the seats of a show a user holds, through the user's

@@ -12,7 +12,7 @@ import (
 
 // availableSQL is the status a seat shows buyers: a hold past its expiry counts as
 // available before anything releases it. Its one parameter is the current time.
-const availableSQL = `(s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= ?))`
+const availableSQL = `(s.blocked = 0 AND (s.status = 'available' OR (s.status = 'held' AND s.hold_expires_at <= ?)))`
 
 const showsSQL = `
 SELECT sh.id, sh.movie_title, sh.starts_at, sh.auditorium,
@@ -46,7 +46,7 @@ func (s *Store) Shows(ctx context.Context) ([]booking.Show, error) {
 
 const seatMapSQL = `
 SELECT s.id, s.row_label, s.number, s.category, s.accessible, s.x,
-       CASE WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
+       CASE WHEN s.blocked = 1 THEN 'blocked' WHEN ` + availableSQL + ` THEN 'available' ELSE s.status END
 FROM seats s
 WHERE s.show_id = ?
 ORDER BY length(s.row_label), s.row_label, s.number`

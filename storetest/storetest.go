@@ -31,6 +31,8 @@ type Store interface {
 	ReleaseHold(ctx context.Context, token string) (booking.Lapse, error)
 	ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error)
 	booking.SaleStore
+	booking.BlockStore
+	TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error)
 }
 
 // Run runs the suite. newStore returns an empty store of its own for each test.
@@ -78,6 +80,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"CancelFreesSeats":        testCancel,
 		"CancelAfterShowStart":    testCancelAfterStart,
 		"CancelRaces":             testCancelRaces,
+		"BlockedSeats":            testBlock,
 	}
 	for name, test := range tests {
 		t.Run(name, func(t *testing.T) {

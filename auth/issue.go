@@ -41,5 +41,8 @@ func (i *Issuer) Issue(userID string, roles ...string) (string, time.Time, error
 func NewGuestID() string {
 	b := make([]byte, 12)
 	rand.Read(b)
-	return "guest-" + hex.EncodeToString(b)
+	return guestPrefix + hex.EncodeToString(b)
 }
+
+// guestPrefix begins every guest id.
+const guestPrefix = "guest-"

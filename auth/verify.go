@@ -3,6 +3,8 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -31,7 +33,28 @@ type Verifier struct {
 	keys    []PublicKey
 	methods []string
 	now     func() time.Time
+	login   LoginClaims
+	// guestsOnly limits HS256 tokens to guests without roles: set when the
+	// secret is one seatd made and keeps in its database, so that a reader
+	// of the database (or a backup) cannot mint an operator or a login's user.
+	guestsOnly bool
 }
+
+// LoginClaims are what the tokens of a login (signed by its public keys)
+// must say of themselves: the issuer and an audience, where set.
+type LoginClaims struct {
+	Issuer   string
+	Audience string
+}
+
+// ForLogin makes tokens signed by the public keys need c's issuer and
+// audience, where set: a login that signs for several services mints tokens
+// for seatd only when it names seatd.
+func (v *Verifier) ForLogin(c LoginClaims) { v.login = c }
+
+// GuestsOnly restricts tokens signed with the secret to guest ids (NewGuestID)
+// with no roles.
+func (v *Verifier) GuestsOnly() { v.guestsOnly = true }
 
 // NewVerifier returns a Verifier of tokens signed with secret (HS256; nil for
 // none) or by the private half of one of public. It needs at least one key.
@@ -63,8 +86,9 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 		return Claims{}, unauthenticated("the bearer token is longer than %d bytes", MaxTokenBytes)
 	}
 	var c claims
-	_, err := jwt.ParseWithClaims(token, &c, v.key,
+	t, err := jwt.ParseWithClaims(token, &c, v.key,
 		jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(Leeway), jwt.WithTimeFunc(v.now))
+	hmac := t != nil && t.Method == jwt.SigningMethodHS256
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return Claims{}, unauthenticated("the bearer token has expired")
@@ -82,6 +106,12 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 		return Claims{}, unauthenticated("the bearer token's sub must be a user id of 1 to %d letters, digits or any of ._-@:", booking.MaxUserIDLen)
 	case len(c.Roles) > maxRoles:
 		return Claims{}, unauthenticated("the bearer token has more than %d roles", maxRoles)
+	case hmac && v.guestsOnly && (!strings.HasPrefix(c.Subject, guestPrefix) || len(c.Roles) > 0):
+		return Claims{}, unauthenticated("a token signed with seatd's own secret proves a guest without roles only")
+	case !hmac && v.login.Issuer != "" && c.Issuer != v.login.Issuer:
+		return Claims{}, unauthenticated("the bearer token's iss is not the login seatd trusts")
+	case !hmac && v.login.Audience != "" && !slices.Contains(c.Audience, v.login.Audience):
+		return Claims{}, unauthenticated("the bearer token's aud does not name seatd")
 	}
 	return Claims{UserID: c.Subject, Roles: c.Roles, ExpiresAt: c.ExpiresAt.Time}, nil
 }

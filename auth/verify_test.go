@@ -153,3 +153,40 @@ func TestParsePublicKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestsOnlyAndLogin: a verifier whose secret seatd made takes guests
+// without roles only from it; a login's tokens must carry its issuer and
+// audience where they are set.
+func TestGuestsOnlyAndLogin(t *testing.T) {
+	edPub, edPriv, _ := ed25519.GenerateKey(rand.Reader)
+	keys, err := ParsePublicKeys(keyPEM(t, edPub, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(secret, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.GuestsOnly()
+	v.ForLogin(LoginClaims{Issuer: "https://login.example", Audience: "seatd"})
+	exp := time.Now().Add(time.Hour).Unix()
+	guest := NewGuestID()
+	for _, tt := range []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"a guest", sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": guest, "exp": exp}), true},
+		{"a guest with roles", sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": guest, "exp": exp, "roles": []string{"admin"}}), false},
+		{"not a guest", sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "alice", "exp": exp}), false},
+		{"the login's", sign(t, jwt.SigningMethodEdDSA, edPriv, "", jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://login.example", "aud": []string{"seatd", "shop"}}), true},
+		{"the login's, another issuer", sign(t, jwt.SigningMethodEdDSA, edPriv, "", jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://evil.example", "aud": "seatd"}), false},
+		{"the login's, for another service", sign(t, jwt.SigningMethodEdDSA, edPriv, "", jwt.MapClaims{"sub": "alice", "exp": exp, "iss": "https://login.example", "aud": "shop"}), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := v.Verify(tt.token); (err == nil) != tt.ok {
+				t.Errorf("got %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"seatmanager/auth"
 	"seatmanager/booking"
@@ -146,7 +145,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		if ae, ok := errors.AsType[*auth.Error](err); ok {
 			detail = ae.Detail
 			if errors.Is(err, auth.ErrUnauthenticated) {
-				w.Header().Set("WWW-Authenticate", bearerChallenge(r, detail))
+				w.Header().Set("WWW-Authenticate", bearerChallenge(r))
 			}
 		}
 		body := newProblem(m.problem, detail)
@@ -189,12 +188,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 var errOverloaded = errors.New("overloaded")
 
 // bearerChallenge is the WWW-Authenticate of a 401 (RFC 6750, section 3): a
-// request that sent a token hears that it is invalid, and why.
-func bearerChallenge(r *http.Request, detail string) string {
+// request that sent a token hears that it is invalid. The description is
+// fixed, never the client's own text; the problem's detail says more.
+func bearerChallenge(r *http.Request) string {
 	if r.Header.Get("Authorization") == "" {
 		return `Bearer realm="seatd"`
 	}
-	return `Bearer realm="seatd", error="invalid_token", error_description=` + strconv.Quote(strings.ReplaceAll(detail, `"`, "'"))
+	return `Bearer realm="seatd", error="invalid_token", error_description="the bearer token is not valid; see the problem's detail"`
 }
 
 func writeProblem(w http.ResponseWriter, r *http.Request, p problemType, detail string) {

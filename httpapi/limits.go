@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"seatmanager/booking"
 	"seatmanager/ratelimit"
 )
 
@@ -84,8 +85,8 @@ func (s *Server) limitUser(r *http.Request) error {
 	var who struct {
 		UserID string `json:"userId"`
 	}
-	if json.Unmarshal(body, &who) != nil || who.UserID == "" {
-		return nil // the handler answers what is wrong with the body
+	if json.Unmarshal(body, &who) != nil || !booking.ValidUserID(who.UserID) {
+		return nil // the handler answers what is wrong with the body; no key from it
 	}
 	return s.limit(r, "user", who.UserID, s.limits.PerUser)
 }

@@ -105,7 +105,7 @@ func TestCreateShowRefusals(t *testing.T) {
 }
 
 // TestCreateStadium: a layout of 100,000 seats (the default cap) is made on
-// PostgreSQL within the route's minute, and its seat map has every seat.
+// PostgreSQL within the route's 10 s, and its seat map has every seat.
 // SQLite makes one in about 3 s (BenchmarkCreateStadium, docs/BENCHMARKS.md),
 // but some 20 times slower under the race detector, which every test here
 // runs under: its figure comes from the benchmark.

@@ -176,7 +176,10 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 	holders := cappedHolders(changes)
 
 	b := &pgx.Batch{}
-	b.Queue("BEGIN")
+	// READ COMMITTED whatever the server's default: each statement's
+	// snapshot is taken when it starts, so the held-seat count that follows
+	// its holder's lock sees every hold committed before the lock.
+	b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	if len(keys) > 0 {
 		b.Queue(claimReceiptsSQL, scopes, keys, fps, ttls).Query(func(rows pgx.Rows) error {
 			var k receiptKey

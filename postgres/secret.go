@@ -1,6 +1,11 @@
 package postgres
 
-import "context"
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // keepSecretSQL stores a secret unless one is kept under its name, and returns
 // the one kept: of instances that start together, the first to commit wins
@@ -20,7 +25,13 @@ LIMIT 1`
 // is none.
 func (s *Store) KeepSecret(ctx context.Context, name string, fresh []byte) ([]byte, error) {
 	var v []byte
-	if err := s.pool.QueryRow(ctx, keepSecretSQL, name, fresh).Scan(&v); err != nil {
+	err := s.pool.QueryRow(ctx, keepSecretSQL, name, fresh).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Another instance inserted it while this statement ran, after its
+		// snapshot: a new statement sees it.
+		err = s.pool.QueryRow(ctx, "SELECT value FROM secrets WHERE name = $1", name).Scan(&v)
+	}
+	if err != nil {
 		return nil, wrap(err, "keep secret")
 	}
 	return v, nil

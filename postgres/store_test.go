@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,4 +197,32 @@ func TestCloseEndsAnalyze(t *testing.T) {
 func goroutines() string {
 	buf := make([]byte, 1<<20)
 	return string(buf[:runtime.Stack(buf, true)])
+}
+
+// TestKeepSecretRace: instances starting together on a fresh database all
+// keep the one secret the first of them stored.
+func TestKeepSecretRace(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	const n = 8
+	stores := make([]*postgres.Store, n)
+	for i := range stores {
+		s, err := postgres.Open(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	got := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, s := range stores {
+		wg.Go(func() { got[i], errs[i] = s.KeepSecret(t.Context(), "race", []byte{byte(i)}) })
+	}
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || string(got[i]) != string(got[0]) {
+			t.Errorf("instance %d: got (%v, %v), want the first instance's secret %v", i, got[i], errs[i], got[0])
+		}
+	}
 }

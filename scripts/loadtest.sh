@@ -33,4 +33,5 @@ url=${url%/}
 echo "loadtest: seatd on $url (SQLite, in-process gate)"
 
 "$dir/seatload" storm -url "$url" -vus 500 -seats 10 -rounds 3
-"$dir/seatload" steady -url "$url" -c 64 -duration 15s -auth-secret "$secret"
+# The secret goes by environment, not a flag that ps would show.
+SEATLOAD_AUTH_SECRET="$secret" "$dir/seatload" steady -url "$url" -c 64 -duration 15s

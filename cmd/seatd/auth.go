@@ -34,6 +34,7 @@ func openAuth(ctx context.Context, cfg Config, s store, log *slog.Logger) (*auth
 		}
 	}
 	var secret []byte
+	kept := false
 	switch {
 	case cfg.AuthSecret != "":
 		secret = []byte(cfg.AuthSecret)
@@ -42,15 +43,23 @@ func openAuth(ctx context.Context, cfg Config, s store, log *slog.Logger) (*auth
 		if secret, err = s.KeepSecret(ctx, secretName, auth.NewSecret()); err != nil {
 			return nil, nil, err
 		}
+		kept = true
 	}
 	v, err := auth.NewVerifier(secret, public)
 	if err != nil {
 		return nil, nil, err
 	}
+	if kept {
+		// Whoever reads the database reads this secret: it may prove
+		// guests, never an operator or a login's user.
+		v.GuestsOnly()
+	}
+	v.ForLogin(auth.LoginClaims{Issuer: cfg.AuthIssuer, Audience: cfg.AuthAudience})
 	var issuer *auth.Issuer
 	if cfg.AuthGuests {
 		issuer = auth.NewIssuer(secret, cfg.GuestTTL)
 	}
-	log.Info("bearer tokens required", "hs256", secret != nil, "public_keys", len(public), "guest_sessions", cfg.AuthGuests)
+	log.Info("bearer tokens required", "hs256", secret != nil, "hs256_guests_only", kept, "public_keys", len(public),
+		"issuer", cfg.AuthIssuer, "audience", cfg.AuthAudience, "guest_sessions", cfg.AuthGuests)
 	return v, issuer, nil
 }

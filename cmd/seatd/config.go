@@ -51,6 +51,8 @@ type Config struct {
 	Auth            bool   // false trusts the body's userId (behind a gateway that authenticates)
 	AuthSecret      string // HS256; not a flag, since ps shows flags
 	AuthPublicKeys  string // the path of a PEM file
+	AuthIssuer      string // what a login's tokens must name as iss
+	AuthAudience    string // and among aud
 	AuthGuests      bool
 	GuestTTL        time.Duration
 	MaxHeldPerUser  int
@@ -152,6 +154,10 @@ func parseConfig(args, environ []string, stderr io.Writer) (Config, error) {
 	cfg.AuthSecret = env.str("SEATD_AUTH_SECRET", "") // not a flag: ps shows flags
 	fs.StringVar(&cfg.AuthPublicKeys, "auth-public-keys", env.str("SEATD_AUTH_PUBLIC_KEYS", ""),
 		"PEM file of the Ed25519 or RSA public keys of a login whose tokens seatd accepts [SEATD_AUTH_PUBLIC_KEYS]")
+	fs.StringVar(&cfg.AuthIssuer, "auth-issuer", env.str("SEATD_AUTH_ISSUER", ""),
+		"the iss that tokens signed by the public keys must carry; empty: any [SEATD_AUTH_ISSUER]")
+	fs.StringVar(&cfg.AuthAudience, "auth-audience", env.str("SEATD_AUTH_AUDIENCE", ""),
+		"an aud that tokens signed by the public keys must carry; empty: any [SEATD_AUTH_AUDIENCE]")
 	fs.BoolVar(&cfg.AuthGuests, "auth-guests", env.bool("SEATD_AUTH_GUESTS", true),
 		"open guest sessions at POST /api/sessions [SEATD_AUTH_GUESTS]")
 	fs.DurationVar(&cfg.GuestTTL, "auth-guest-ttl", env.duration("SEATD_AUTH_GUEST_TTL", 24*time.Hour),

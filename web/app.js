@@ -17,13 +17,14 @@
     release: "/api/seats/release-bulk",
     holds: "/api/holds/", // + token + "/extend"
     sessions: "/api/sessions",
+    bookings: "/api/bookings", // + "/" + id + "/cancel"
   };
   const MAX_SEATS = 10; // the server's default limit; the server still enforces its own
   const POLL_MS = 2000;
   const FLASH_MS = 2500;
   const RECONNECT_MS = [250, 500, 1000, 2000, 5000]; // then every 5 s
   const ANNOUNCE_AT = [60, 30, 10]; // seconds left worth telling a screen reader
-  const STATE_TEXT = { available: "available", selected: "selected", mine: "held by you", held: "held", booked: "booked" };
+  const STATE_TEXT = { available: "available", selected: "selected", mine: "held by you", held: "held", booked: "booked", blocked: "not for sale" };
 
   const $ = (id) => document.getElementById(id);
   const el = {
@@ -31,6 +32,7 @@
     screen: $("screen"), grid: $("seat-grid"), selection: $("selection"), countdown: $("countdown"),
     holdBtn: $("hold-btn"), bookBtn: $("book-btn"), extendBtn: $("extend-btn"), releaseBtn: $("release-btn"),
     status: $("status"), announce: $("announce"), connection: $("connection"), hall: $("hall"),
+    bookings: $("booking-list"),
   };
 
   let session = loadSession(); // {token, userId, expiresAt} of this browser's guest
@@ -112,6 +114,38 @@
     if (res.ok) return data;
     const p = data && data.title ? data : { title: `HTTP ${res.status} ${res.statusText}`.trim(), status: res.status };
     throw Object.assign(new Error(p.detail ? `${p.title}: ${p.detail}` : p.title), { problem: p, status: res.status });
+  }
+
+  // mine reads what only the guest may see (its bookings), with its token.
+  async function mine(path) {
+    const s = await ensureSession();
+    return call(path, { headers: { Authorization: `Bearer ${s.token}` } });
+  }
+
+  // loadBookings lists the guest's bookings, each with a button to cancel it.
+  async function loadBookings() {
+    if (!session) return;
+    let page;
+    try {
+      page = await mine(API.bookings);
+    } catch { return; /* the seat map says when the server is away */ }
+    el.bookings.replaceChildren(...(page.bookings.length ? page.bookings.map((b) => {
+      const cancel = h("button", { type: "button", className: "cancel", textContent: "Cancel" });
+      cancel.setAttribute("aria-label", `Cancel ${b.movieTitle}, seats ${b.seats.map((x) => x.label).join(", ")}`);
+      cancel.addEventListener("click", async () => {
+        cancel.disabled = true;
+        try {
+          await api(`${API.bookings}/${encodeURIComponent(b.bookingId)}/cancel`, {});
+          say(`Cancelled ${b.seats.map((x) => x.label).join(", ")} of ${b.movieTitle}.`);
+        } catch (e) {
+          say(explain(e), true);
+        }
+        loadBookings();
+        loadShows();
+        feed.refresh();
+      });
+      return h("li", {}, h("span", { textContent: `${b.movieTitle}, ${when.format(new Date(b.startsAt))}: ${b.seats.map((x) => x.label).join(", ")}` }), cancel);
+    }) : [h("li", { className: "muted", textContent: "None yet." })]));
   }
 
   // api reads (no body) or changes (a body, POSTed with a fresh Idempotency-Key
@@ -554,6 +588,7 @@
     const r = await api(API.book, { seatIds: held.seatIds, holdToken: held.token });
     say(`Booked ${held.labels}. Your confirmation: ${r.bookingId.slice(0, 8).toUpperCase()}.`);
     setHold(null);
+    loadBookings();
   }, true));
 
   el.extendBtn.addEventListener("click", () => act(el.extendBtn, async (held = hold) => {
@@ -574,7 +609,10 @@
     if (!document.hidden) feed.refresh();
   });
 
-  if (session) el.user.textContent = session.userId;
+  if (session) {
+    el.user.textContent = session.userId;
+    loadBookings();
+  }
   else ensureSession().catch(() => { /* opened on the first change, or said then */ });
   setInterval(tick, 250);
   tick();

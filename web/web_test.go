@@ -116,6 +116,7 @@ var routes = []string{
 	"/api/seats/release-bulk",
 	"/api/holds/",
 	"/api/sessions",
+	"/api/bookings",
 }
 
 // TestScriptUsesRealRoutes fails on a typo in an API path of app.js: every quoted

@@ -112,7 +112,9 @@ func seatIs(state string, ids ...string) string {
 
 // TestBrowserLiveSeatMap: two people in two browsers on one show. A holds,
 // with the keyboard only, and B sees the seats held within a second; A
-// books, B sees them booked; a hold that lapses is available again for both.
+// books, B sees them booked; A cancels the booking from "My bookings", and B
+// sees the seats on sale again; a hold that lapses is available again for
+// both.
 func TestBrowserLiveSeatMap(t *testing.T) {
 	env := backendEnv(t, "sqlite+memory")
 	env["SEATD_HOLD_TTL"] = "2s"
@@ -157,6 +159,13 @@ func TestBrowserLiveSeatMap(t *testing.T) {
 	if got := a.eval(`document.activeElement.id`); got != "status" {
 		t.Errorf("A: after Book the focus is on %q, want the status line", got)
 	}
+
+	// A's booking is in "My bookings"; cancelled there, its seats are on
+	// sale again on both pages.
+	a.await(`document.querySelectorAll("#booking-list button.cancel").length === 1`, 2*time.Second, "A's booking listed")
+	a.do(chromedp.Click(chromedp.CSS(`#booking-list button.cancel`)))
+	b.await(seatIs("available", first, second), 2*time.Second, "A's cancelled seats on B's page")
+	a.await(`document.querySelectorAll("#booking-list button.cancel").length === 0`, 2*time.Second, "A's list without the cancelled booking")
 
 	// A hold that lapses (2s) comes back on sale on both pages.
 	third := m.Seats[20].ID

@@ -63,20 +63,27 @@ func BlockedStatus(block bool) Status {
 	return StatusAvailable
 }
 
-// BlockChanges tells a store which of p's seats to change, as seat tells of
-// each: of the show or not, blocked, and free (lapsed holds count as free).
-// All or none: a seat of another show (or none) is ErrNotFound, and a seat
-// to block that is held or booked is ErrSeatUnavailable, both naming them. A
-// seat already as asked is left alone.
-func BlockChanges(p BlockParams, seat func(id string) (ofShow, blocked, free bool)) ([]string, error) {
+// BlockState is a seat as a block judges it.
+type BlockState struct {
+	OfShow  bool // of the show the block names
+	Blocked bool
+	Free    bool // available, or held under a hold that lapsed
+}
+
+// BlockChanges tells a store which of p's seats to change, from each seat's
+// state (a seat absent from seats does not exist). All or none: a seat of
+// another show (or none) is ErrNotFound, and a seat to block that is held or
+// booked is ErrSeatUnavailable, both naming them. A seat already as asked is
+// left alone.
+func BlockChanges(p BlockParams, seats map[string]BlockState) ([]string, error) {
 	var unknown, taken, change []string
 	for _, id := range p.SeatIDs {
-		ofShow, blocked, free := seat(id)
+		st := seats[id]
 		switch {
-		case !ofShow:
+		case !st.OfShow:
 			unknown = append(unknown, id)
-		case blocked == p.Block:
-		case p.Block && !free:
+		case st.Blocked == p.Block:
+		case p.Block && !st.Free:
 			taken = append(taken, id)
 		default:
 			change = append(change, id)

@@ -41,20 +41,16 @@ func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Block
 		if err != nil {
 			return err
 		}
-		type seat struct{ ofShow, blocked, free bool }
-		seats := map[string]seat{}
+		seats := map[string]booking.BlockState{}
 		var id string
-		var st seat
-		if _, err := pgx.ForEachRow(rows, []any{&id, &st.ofShow, &st.blocked, &st.free}, func() error {
+		var st booking.BlockState
+		if _, err := pgx.ForEachRow(rows, []any{&id, &st.OfShow, &st.Blocked, &st.Free}, func() error {
 			seats[id] = st
 			return nil
 		}); err != nil {
 			return err
 		}
-		change, err := booking.BlockChanges(p, func(id string) (ofShow, blocked, free bool) {
-			st, ok := seats[id]
-			return ok && st.ofShow, st.blocked, st.free
-		})
+		change, err := booking.BlockChanges(p, seats)
 		if err != nil {
 			return err
 		}

@@ -16,12 +16,11 @@ func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Block
 		if err != nil {
 			return err
 		}
-		type seat struct{ ofShow, blocked, free bool }
-		seats := map[string]seat{}
+		seats := map[string]booking.BlockState{}
 		for rows.Next() {
 			var id string
-			var st seat
-			if err := rows.Scan(&id, &st.ofShow, &st.blocked, &st.free); err != nil {
+			var st booking.BlockState
+			if err := rows.Scan(&id, &st.OfShow, &st.Blocked, &st.Free); err != nil {
 				rows.Close()
 				return err
 			}
@@ -31,10 +30,7 @@ func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Block
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		change, err := booking.BlockChanges(p, func(id string) (ofShow, blocked, free bool) {
-			st, ok := seats[id]
-			return ok && st.ofShow, st.blocked, st.free
-		})
+		change, err := booking.BlockChanges(p, seats)
 		if err != nil {
 			return err
 		}

@@ -3,13 +3,11 @@
 package loadtest
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,9 +36,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // calibrate), then the storm and steady load on each backend, and writes the
 // figures with their ratios to the limits.
 func TestBenchmarks(t *testing.T) {
-	bin := t.TempDir()
-	seatd := build(t, bin, "seatd")
-	seatload := build(t, bin, "seatload")
+	seatload := build(t, t.TempDir(), "seatload")
 	r := report{started: time.Now()}
 	r.machine = machine(t)
 
@@ -55,7 +51,7 @@ func TestBenchmarks(t *testing.T) {
 		{name: "PostgreSQL + Redis", pg: true, live: true, redis: redis.Addr(), env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
 		{name: "PostgreSQL, no gate", pg: true, stormOnly: true, env: map[string]string{"SEATD_GATE": "false"}},
 	} {
-		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatd, seatload, b)) })
+		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatload, b)) })
 	}
 	r.goBench = goBenchmarks()
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
@@ -113,7 +109,7 @@ const benchSecret = "seatload-bench-secret-of-at-least-32-bytes"
 // the flag that has it sign its users' tokens.
 func signed(args ...string) []string { return append(args, "-auth-secret", benchSecret) }
 
-func measure(t *testing.T, seatd, seatload string, b backend) result {
+func measure(t *testing.T, seatload string, b backend) result {
 	env := map[string]string{
 		"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn",
 		"SEATD_AUTH_SECRET": benchSecret,
@@ -140,7 +136,8 @@ func measure(t *testing.T, seatd, seatload string, b backend) result {
 	if *profiles != "" {
 		env["SEATD_PPROF_ADDR"] = "127.0.0.1:0"
 	}
-	url := start(t, seatd, env)
+	// seatd's log (warnings and up) goes along with the run's output.
+	url := testenv.StartSeatd(t, env, testenv.WithSeatdLog(os.Stderr)).URL
 	res := result{backend: b}
 	// The transactions are counted before the warm-up: counting them takes a
 	// wait, and the storm must follow the warm-up at once, as it would in a
@@ -282,43 +279,6 @@ func build(t *testing.T, dir, name string) string {
 		t.Fatalf("go build %s: %v\n%s", name, err, b)
 	}
 	return path
-}
-
-// start runs seatd with env and returns its URL; it is stopped with the test.
-func start(t *testing.T, seatd string, env map[string]string) string {
-	cmd := exec.Command(seatd, "-addr", "127.0.0.1:0")
-	cmd.Env = os.Environ()
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	// seatd's first line on stdout is the URL it serves at.
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		cmd.Wait()
-	})
-	url := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			url <- strings.TrimSuffix(sc.Text(), "/")
-		}
-		io.Copy(io.Discard, stdout)
-	}()
-	select {
-	case u := <-url:
-		return u
-	case <-time.After(2 * time.Minute):
-		t.Fatal("seatd did not start within 2 minutes")
-		return ""
-	}
 }
 
 // runJSON runs seatload with args and decodes its JSON output.

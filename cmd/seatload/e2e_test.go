@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
-	"os"
-	"os/exec"
+	"maps"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,81 +15,18 @@ import (
 	"seatmanager/internal/testenv"
 )
 
-// startSeatd builds the real seatd and runs it on a fresh SQLite file on a free
-// loopback port, as a user would, with its defaults but for env (KEY=value);
-// it is stopped at the end of the test.
-func startSeatd(tb testing.TB, env ...string) string {
+// startSeatd runs the real seatd on a fresh SQLite file on a free loopback
+// port, as a user would, with its defaults but for env; it is stopped at the
+// end of the test.
+func startSeatd(tb testing.TB, env map[string]string) string {
 	tb.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		tb.Fatalf("the go tool is needed to build seatd: %v", err)
-	}
-	dir := tb.TempDir()
-	bin := filepath.Join(dir, "seatd")
-	if out, err := exec.Command(goTool, "build", "-o", bin, "seatmanager/cmd/seatd").CombinedOutput(); err != nil {
-		tb.Fatalf("go build seatd: %v\n%s", err, out)
-	}
-
-	cmd := exec.Command(bin)
-	// Only our settings: a SEATD_REDIS_URL in the caller's environment must not
-	// point the test at a shared Redis.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SEATD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"SEATD_DATABASE_URL="+filepath.Join(dir, "seatd.db"),
-		"SEATD_ADDR=127.0.0.1:0",
+	all := map[string]string{
+		"SEATD_DATABASE_URL": filepath.Join(tb.TempDir(), "seatd.db"),
 		// More shows than steady's workers, so that each has whole shows.
-		"SEATD_DEMO_SHOWS=16",
-	)
-	cmd.Env = append(cmd.Env, env...)
-	// seatd's first line on stdout is the URL it serves at; its log is stderr.
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		tb.Fatal(err)
+		"SEATD_DEMO_SHOWS": "16",
 	}
-	var logs bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stderr = &lockedWriter{mu: &mu, w: &logs}
-	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start seatd: %v", err)
-	}
-	addr := make(chan string, 1)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			addr <- strings.TrimSuffix(sc.Text(), "/")
-		}
-		io.Copy(io.Discard, stdout)
-	})
-	stop := func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() {
-			wg.Wait()
-			cmd.Wait()
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	tb.Cleanup(stop)
-	select {
-	case url := <-addr:
-		return url
-	case <-time.After(30 * time.Second):
-		mu.Lock()
-		defer mu.Unlock()
-		tb.Fatalf("seatd did not say its URL within 30s; logs:\n%s", logs.String())
-		return ""
-	}
+	maps.Copy(all, env)
+	return testenv.StartSeatd(tb, all).URL
 }
 
 // runJSON runs seatload with args and -json, and decodes its output into v.
@@ -118,12 +52,14 @@ func TestEndToEnd(t *testing.T) {
 	// The storms and the live run load a seatd as deployed: its rate limits
 	// on (a storm's 50 buyers each make a hold and a book, far below them),
 	// and users that open guest sessions as real clients do.
-	url := startSeatd(t)
+	url := startSeatd(t, nil)
 	// steady measures throughput: 4 users making changes as fast as seatd
 	// answers, from one address, which seatd's limits per user (10/s) and
 	// per address (6000/m) would cap, and fail with 429s. So its seatd has
 	// them off, and a secret seatload signs its users' tokens with.
-	steadyURL := startSeatd(t, "SEATD_AUTH_SECRET="+e2eSecret, "SEATD_RATE_USER=off", "SEATD_RATE_ADDRESS=off")
+	steadyURL := startSeatd(t, map[string]string{
+		"SEATD_AUTH_SECRET": e2eSecret, "SEATD_RATE_USER": "off", "SEATD_RATE_ADDRESS": "off",
+	})
 
 	t.Run("storm", func(t *testing.T) {
 		var s summary
@@ -264,16 +200,4 @@ func TestCalibratePostgres(t *testing.T) {
 	if err != nil || left != 0 {
 		t.Errorf("after calibrate: %d scratch schemas and tables left (%v), want none", left, err)
 	}
-}
-
-// lockedWriter serialises writes to w.
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -310,7 +310,19 @@ func procsIn(dir string) []int {
 	return pids
 }
 
-// startProc starts cmd with its output appended to logPath.
+// startProc starts cmd with its output appended to logPath (see runProc).
+func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	// The child gets its own descriptor, so ours can go once it started.
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	return runProc(cmd)
+}
+
+// runProc starts cmd, whose output the caller has set up.
 //
 // The process gets its own process group, so a Ctrl-C at the terminal
 // reaches only the test binary, which then owns the shutdown, and so kill
@@ -325,14 +337,7 @@ func procsIn(dir string) []int {
 // thread that stays alive, in cmd.Wait, for as long as the child runs:
 // that thread cannot exit before the child or the whole process does.
 // It costs one idle thread per running server.
-func startProc(cmd *exec.Cmd, logPath string) (*proc, error) {
-	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	// The child gets its own descriptor, so ours can go once it started.
-	defer log.Close()
-	cmd.Stdout, cmd.Stderr = log, log
+func runProc(cmd *exec.Cmd) (*proc, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}

@@ -1,6 +1,6 @@
 // Package testenv gives tests real PostgreSQL and Redis servers, Redis with
-// a replica and sentinels for failover drills, and (StartTopology) the same
-// servers to make cluster.
+// a replica and sentinels for failover drills, (StartTopology) the same
+// servers to make cluster, and (StartSeatd) the real seatd as a process.
 //
 // It starts them from the locally installed binaries on free loopback
 // ports, with their files in fresh temp dirs, so tests never touch a
@@ -36,14 +36,16 @@ const (
 // can stop them once every test, including parallel ones, has finished.
 var mainRunning atomic.Bool
 
-// shared holds the servers Main must stop.
+// shared holds the servers Main must stop and the dirs it must remove.
 var shared struct {
 	mu      sync.Mutex
 	servers []*server
+	dirs    []string // removed after the servers have stopped
 }
 
-// Main runs m and stops every shared server this test binary started.
-// Packages call it from TestMain:
+// Main runs m, stops every shared server this test binary started and
+// removes the seatd binary it built (see StartSeatd). Packages call it
+// from TestMain:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 //
@@ -66,7 +68,15 @@ func addShared(s *server) {
 	shared.servers = append(shared.servers, s)
 }
 
-// stopShared stops the shared servers and forgets them.
+// addSharedDir records a dir for Main to remove.
+func addSharedDir(dir string) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	shared.dirs = append(shared.dirs, dir)
+}
+
+// stopShared stops the shared servers, removes the shared dirs and forgets
+// them.
 func stopShared() error {
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
@@ -76,13 +86,18 @@ func stopShared() error {
 			errs = append(errs, err)
 		}
 	}
-	shared.servers = nil
+	for _, dir := range shared.dirs {
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	shared.servers, shared.dirs = nil, nil
 	return errors.Join(errs...)
 }
 
 // requireMain fails tb unless the test binary runs through Main, since
-// otherwise a shared server would outlive its tests' cleanup and leak its
-// temp dir.
+// otherwise a shared server or binary would outlive its tests' cleanup and
+// leak its temp dir.
 func requireMain(tb testing.TB) {
 	tb.Helper()
 	if !mainRunning.Load() {

@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.HandleFunc("GET /problems/{slug}", handleProblemDoc)
+	s.mux.HandleFunc("GET /api/openapi.json", handleOpenAPI)
 	if s.metrics != nil {
 		s.mux.Handle("GET /metrics", s.metrics)
 	}

@@ -147,7 +147,8 @@ func (e *env) do(t *testing.T, method, path string, body any, header ...string) 
 	return e.request(t, method, path, body, header...)
 }
 
-// request is do for tests and benchmarks alike.
+// request is do for tests and benchmarks alike. It checks every request and
+// its answer against the OpenAPI document (see checkOpenAPI).
 func (e *env) request(t testing.TB, method, path string, body any, header ...string) response {
 	t.Helper()
 	var rd io.Reader
@@ -178,9 +179,18 @@ func (e *env) request(t testing.TB, method, path string, body any, header ...str
 	} else {
 		authorize(t, req, nil)
 	}
+	sent := req.Clone(context.WithoutCancel(t.Context()))
+	sent.Body = nil
+	if req.Body != nil && req.Body != http.NoBody {
+		b, _ := io.ReadAll(req.Body)
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		sent.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
-	return response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	checkOpenAPI(t, sent, res)
+	return res
 }
 
 func (e *env) post(t *testing.T, path string, body any) response {

@@ -67,40 +67,44 @@ func TestCreateShow(t *testing.T) {
 // TestCreateShowRefusals: only operators may make shows, and a bad layout is
 // a 400 that names what is wrong.
 func TestCreateShowRefusals(t *testing.T) {
-	e := newEnv(t, booking.Config{MaxShowSeats: 50})
-	post := func(body any, authorization string) response {
-		return e.do(t, http.MethodPost, "/api/shows", body, "Idempotency-Key", booking.NewID(), "Authorization", authorization)
-	}
-	wantProblem(t, post(newLayout(), ""), http.StatusUnauthorized, "unauthenticated")
-	wantProblem(t, post(newLayout(), "Bearer "+tokenOf(t, "alice")), http.StatusForbidden, "forbidden")
-	with := func(k string, v any) map[string]any { l := newLayout(); l[k] = v; return l }
-	for _, tt := range []struct {
-		name   string
-		body   any
-		detail string
-	}{
-		{"no rows", with("rows", []any{}), "at least one row"},
-		{"duplicate row", with("rows", []map[string]any{{"label": "A", "seats": 2}, {"label": "A", "seats": 2}}), "names two rows"},
-		{"zero seats", with("rows", []map[string]any{{"label": "A", "seats": 0}}), "at least 1"},
-		{"too many seats", with("rows", []map[string]any{{"label": "A", "seats": 30}, {"label": "B", "seats": 21}}), "more than 50 seats"},
-		{"accessible outside", with("rows", []map[string]any{{"label": "A", "seats": 2, "accessible": []int{3}}}), "accessible names seat 3"},
-		{"aisle outside", with("rows", []map[string]any{{"label": "A", "seats": 2, "aisleAfter": []int{-1}}}), "aisleAfter names seat -1"},
-		{"no title", with("movieTitle", ""), "movieTitle"},
-		{"no auditorium", with("auditorium", ""), "auditorium"},
-		{"no start", with("startsAt", nil), "startsAt is required"},
-		{"start in the past", with("startsAt", "2020-01-01T20:00:00Z"), "in the past"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			p := wantProblem(t, post(tt.body, adminToken(t)), http.StatusBadRequest, "invalid-request")
-			if d, _ := p["detail"].(string); !strings.Contains(d, tt.detail) {
-				t.Errorf("got detail %q, want it to say %q", d, tt.detail)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			e := newEnvOn(t, engine, booking.Config{MaxShowSeats: 50})
+			post := func(body any, authorization string) response {
+				return e.do(t, http.MethodPost, "/api/shows", body, "Idempotency-Key", booking.NewID(), "Authorization", authorization)
+			}
+			wantProblem(t, post(newLayout(), ""), http.StatusUnauthorized, "unauthenticated")
+			wantProblem(t, post(newLayout(), "Bearer "+tokenOf(t, "alice")), http.StatusForbidden, "forbidden")
+			with := func(k string, v any) map[string]any { l := newLayout(); l[k] = v; return l }
+			for _, tt := range []struct {
+				name   string
+				body   any
+				detail string
+			}{
+				{"no rows", with("rows", []any{}), "at least one row"},
+				{"duplicate row", with("rows", []map[string]any{{"label": "A", "seats": 2}, {"label": "A", "seats": 2}}), "names two rows"},
+				{"zero seats", with("rows", []map[string]any{{"label": "A", "seats": 0}}), "at least 1"},
+				{"too many seats", with("rows", []map[string]any{{"label": "A", "seats": 30}, {"label": "B", "seats": 21}}), "more than 50 seats"},
+				{"accessible outside", with("rows", []map[string]any{{"label": "A", "seats": 2, "accessible": []int{3}}}), "accessible names seat 3"},
+				{"aisle outside", with("rows", []map[string]any{{"label": "A", "seats": 2, "aisleAfter": []int{-1}}}), "aisleAfter names seat -1"},
+				{"no title", with("movieTitle", ""), "movieTitle"},
+				{"no auditorium", with("auditorium", ""), "auditorium"},
+				{"no start", with("startsAt", nil), "startsAt is required"},
+				{"start in the past", with("startsAt", "2020-01-01T20:00:00Z"), "in the past"},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					p := wantProblem(t, post(tt.body, adminToken(t)), http.StatusBadRequest, "invalid-request")
+					if d, _ := p["detail"].(string); !strings.Contains(d, tt.detail) {
+						t.Errorf("got detail %q, want it to say %q", d, tt.detail)
+					}
+				})
+			}
+			wantProblem(t, post(`{"movieTitle": 3}`, adminToken(t)), http.StatusBadRequest, "invalid-json")
+			shows := e.do(t, http.MethodGet, "/api/seats/shows", nil).body
+			if strings.Contains(string(shows), "Nosferatu") {
+				t.Errorf("a refused layout made a show: %s", shows)
 			}
 		})
-	}
-	wantProblem(t, post(`{"movieTitle": 3}`, adminToken(t)), http.StatusBadRequest, "invalid-json")
-	shows := e.do(t, http.MethodGet, "/api/seats/shows", nil).body
-	if strings.Contains(string(shows), "Nosferatu") {
-		t.Errorf("a refused layout made a show: %s", shows)
 	}
 }
 

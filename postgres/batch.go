@@ -34,7 +34,7 @@ import (
 // shares one with an earlier change waits for the next batch, so every change
 // is judged on committed rows and each seat is written once. Every batch takes
 // its locks in one order (receipts by key, then the capped holders of its holds
-// by user and show, then seats by id, then shows by id),
+// by their lock keys, then seats by id, then shows by id),
 // as the sweeper and extensions do (seats, then shows) and the refusals' group
 // commits (receipts by key), so none of them deadlock one another. If a batch
 // fails where it cannot have committed, it runs again (see writeBatch); if the

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"hash/fnv"
 	"slices"
 	"strings"
 	"time"
@@ -53,11 +54,12 @@ SELECT l.id, l.show_id, l.status, coalesce(l.hold_token::text, ''), coalesce(l.h
        coalesce(l.hold_expires_at <= now.t, false), now.t
 FROM now, locked AS l`
 
-// lockHolderSQL takes the lock of a user's holds of a show, for the
-// transaction: two batches holding for one capped user queue here, so the
-// second counts what the first committed. Batches take these locks in
-// (user, show) order, after their receipts and before their seats.
-const lockHolderSQL = `SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))`
+// lockHoldersSQL takes the locks of users' holds of shows, for the
+// transaction, in key order, in one statement: two batches holding for one
+// capped user queue here, so the second counts what the first committed.
+// Batches take these locks after their receipts and before their seats.
+const lockHoldersSQL = `
+SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted`
 
 // heldByUsersSQL counts the seats each (user, show) holds, through the
 // users' live holds. A statement of its own, after the locks: its snapshot
@@ -191,11 +193,11 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 		})
 	}
 	if len(holders) > 0 {
-		users, shows := make([]string, len(holders)), make([]string, len(holders))
+		users, shows, keys := make([]string, len(holders)), make([]string, len(holders)), make([]int64, len(holders))
 		for i, h := range holders {
-			b.Queue(lockHolderSQL, h.user, h.show)
-			users[i], shows[i] = h.user, h.show
+			users[i], shows[i], keys[i] = h.user, h.show, h.lockKey()
 		}
+		b.Queue(lockHoldersSQL, keys)
 		b.Queue(heldByUsersSQL, users, shows).Query(func(rows pgx.Rows) error {
 			var h holder
 			var n int
@@ -299,8 +301,17 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 	return results, nil
 }
 
-// cappedHolders returns the holders of the batch's capped holds, in the order
-// their locks are taken.
+// lockKey is the advisory lock of the holder's holds: a hash, so two holders
+// may share one, which only makes them wait for each other.
+func (h holder) lockKey() int64 {
+	f := fnv.New64a()
+	f.Write([]byte(h.user))
+	f.Write([]byte{0})
+	f.Write([]byte(h.show))
+	return int64(f.Sum64())
+}
+
+// cappedHolders returns the holders of the batch's capped holds.
 func cappedHolders(changes []change) []holder {
 	var out []holder
 	for _, c := range changes {

@@ -278,8 +278,11 @@ func TestDrillRedisPaused(t *testing.T) {
 		stall, stormUsers/10, during, calm.slowest.Round(time.Millisecond))
 	// A request meets the stalled Redis at most four times (the rate
 	// limiter, the marker's claim, the gate, the marker's answer), 250 ms
-	// each, before the breakers open: the stall itself must not show.
-	if bound := calm.slowest + 4*250*time.Millisecond; during.slowest > bound {
-		t.Errorf("the slowest answer during the stall took %v; want at most %v (the slowest before it plus four Redis timeouts)", during.slowest, bound)
+	// each, before the breakers open: the stall itself (5 s) must not show.
+	// A second more allows for a loaded 2-core machine, where the waves that
+	// pile up behind the timeouts are answered late by the CPU alone (the
+	// slowest once took 56 ms past the four timeouts).
+	if bound := calm.slowest + 4*250*time.Millisecond + time.Second; during.slowest > bound {
+		t.Errorf("the slowest answer during the stall took %v; want at most %v (the slowest before it, four Redis timeouts and a second)", during.slowest, bound)
 	}
 }

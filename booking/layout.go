@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"time"
@@ -35,6 +36,23 @@ const maxText = 200
 
 // maxRowLabel bounds a row label: "A", "AA", "Balcony 3".
 const maxRowLabel = 16
+
+// CreateShow makes a show from an operator's layout, all its seats on sale.
+func (s *Service) CreateShow(ctx context.Context, l Layout, idem *Idempotent) (Show, error) {
+	show, err := l.ShowOf(NewID(), time.Now(), s.cfg.MaxShowSeats)
+	if err != nil {
+		return Show{}, err
+	}
+	show.Idempotent = idem
+	created, err := s.store.CreateShow(ctx, show)
+	switch {
+	case err != nil:
+		return Show{}, err
+	case !created: // a fresh id is taken: this request ran before
+		return Show{}, ErrDuplicateRequest
+	}
+	return show.Created(), nil
+}
 
 // ShowOf validates l and returns the show it describes, with id, created at
 // now, of at most maxSeats seats. Seat ids derive from the show's id and the

@@ -208,23 +208,6 @@ func (s *Service) Shows(ctx context.Context) ([]Show, error) {
 	return s.store.Shows(ctx)
 }
 
-// CreateShow makes a show from an operator's layout, all its seats on sale.
-func (s *Service) CreateShow(ctx context.Context, l Layout, idem *Idempotent) (Show, error) {
-	show, err := l.ShowOf(NewID(), time.Now(), s.cfg.MaxShowSeats)
-	if err != nil {
-		return Show{}, err
-	}
-	show.Idempotent = idem
-	created, err := s.store.CreateShow(ctx, show)
-	switch {
-	case err != nil:
-		return Show{}, err
-	case !created: // a fresh id is taken: this request ran before
-		return Show{}, ErrDuplicateRequest
-	}
-	return show.Created(), nil
-}
-
 // SeatMap returns every seat of a show and the show's current event sequence.
 func (s *Service) SeatMap(ctx context.Context, showID string) (SeatMap, error) {
 	id, ok := ParseID(showID)

@@ -51,7 +51,7 @@ func (s *Service) Block(ctx context.Context, showID string, seatIDs []string, bl
 	if err != nil {
 		return Blocking{}, s.labelled(err)
 	}
-	s.cfg.OnChange(show)
+	s.changed(show, ids)
 	return b, nil
 }
 

@@ -43,10 +43,11 @@ type Claim struct {
 // a hold still on its way to the database is looked at again; it doubles.
 const claimPoll = 5 * time.Millisecond
 
-// pass takes seatIDs at the gate for token, so that the store decides. It
-// returns nil once the store may decide (with the seats' keys taken, or the
-// gate out of the way), or the refusal that was confirmed.
-func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []string, began time.Time) error {
+// pass takes seatIDs at the gate for userID's hold token, so that the store
+// decides. It returns nil once the store may decide (with the seats' keys
+// taken, or the gate out of the way), or the refusal that was confirmed, and
+// whether the seats it names are all other users'.
+func (s *Service) pass(ctx context.Context, showID, userID, token string, seatIDs []string, began time.Time) (byOthers bool, err error) {
 	pause := claimPoll
 	repaired := false
 	// A gate that cannot tell a claim's age says zero; an extended hold's key
@@ -56,7 +57,7 @@ func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []stri
 	for {
 		claims := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL)
 		if len(claims) == 0 {
-			return nil
+			return false, nil
 		}
 		now := time.Now()
 		for i, c := range claims {
@@ -68,12 +69,12 @@ func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []stri
 			}
 			claims[i].Age = max(c.Age, now.Sub(seen))
 		}
-		unavailable, err := s.confirm(ctx, showID, seatIDs, claims, began)
+		c, err := s.confirm(ctx, showID, userID, seatIDs, claims, began)
 		if err != nil {
-			return err
+			return false, err
 		}
-		if len(unavailable) > 0 {
-			return SeatsUnavailable(unavailable)
+		if len(c.unavailable) > 0 {
+			return c.byOthers, SeatsUnavailable(c.unavailable)
 		}
 		// The database calls every seat free. A claim is either left over from
 		// a request that failed or died, or it belongs to a hold on its way to
@@ -81,7 +82,7 @@ func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []stri
 		// one is looked at again until it is old enough to be sure.
 		if young := s.cfg.ClaimGrace - youngest(claims); young > 0 {
 			if err := sleep(ctx, min(pause, young)); err != nil {
-				return err
+				return false, err
 			}
 			pause *= 2
 			continue
@@ -89,50 +90,11 @@ func (s *Service) pass(ctx context.Context, showID, token string, seatIDs []stri
 		if repaired {
 			// Claimed again at once, by a request on its way (or by a gate that
 			// does not forget): the database decides alone.
-			return nil
+			return false, nil
 		}
 		s.repair(ctx, showID, claims)
 		repaired = true
 	}
-}
-
-// confirm returns, in request order, the seats of a request turned away at
-// the gate that are not free: those of claims by holds this service committed
-// while the request ran (a claim of a hold still being made is waited for),
-// and those the database calls held or booked. Every seat the first kind does
-// not cover is read, so that the refusal names what the database would.
-func (s *Service) confirm(ctx context.Context, showID string, seatIDs []string, claims []Claim, began time.Time) ([]string, error) {
-	held := make(map[string]bool, len(claims))
-	for _, c := range claims {
-		ok, err := s.flights.heldSince(ctx, c.Token, began)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			held[c.SeatID] = true
-		}
-	}
-	var unavailable []string
-	var rest []string
-	for _, id := range seatIDs {
-		if held[id] {
-			unavailable = append(unavailable, id)
-		} else {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) > 0 {
-		taken, err := s.store.TakenSeats(ctx, rest)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range rest {
-			if show, ok := taken[id]; ok && show == showID {
-				unavailable = append(unavailable, id)
-			}
-		}
-	}
-	return InOrder(seatIDs, unavailable), nil
 }
 
 // repair removes claims the database contradicted, each only if its token
@@ -211,14 +173,15 @@ const flightMemory = 10 * time.Second
 
 // flight is one hold being made. Its fields are set before done is closed.
 type flight struct {
+	user   string
 	done   chan struct{}
 	stored time.Time // when the store was asked
 	held   bool      // the store made the hold
 }
 
-// start records that token is about to be acquired at the gate.
-func (f *flights) start(token string) *flight {
-	fl := &flight{done: make(chan struct{})}
+// start records that user's hold token is about to be acquired at the gate.
+func (f *flights) start(token, user string) *flight {
+	fl := &flight{user: user, done: make(chan struct{})}
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -256,20 +219,20 @@ func (fl *flight) end(stored time.Time, held bool) {
 }
 
 // heldSince reports whether token is a hold this service made, asked of the
-// store after began, so that it committed while the request of began ran. A
-// hold still being made is waited for: once it is done, its seats are the
-// database's to tell if it does not settle them.
-func (f *flights) heldSince(ctx context.Context, token string, began time.Time) (bool, error) {
+// store after began, so that it committed while the request of began ran, and
+// whose it is. A hold still being made is waited for: once it is done, its
+// seats are the database's to tell if it does not settle them.
+func (f *flights) heldSince(ctx context.Context, token string, began time.Time) (user string, held bool, err error) {
 	f.mu.Lock()
 	fl := f.m[token]
 	f.mu.Unlock()
 	if fl == nil {
-		return false, nil
+		return "", false, nil
 	}
 	select {
 	case <-fl.done:
-		return fl.held && !fl.stored.Before(began), nil
+		return fl.user, fl.held && !fl.stored.Before(began), nil
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return "", false, ctx.Err()
 	}
 }

@@ -31,6 +31,12 @@ type Idempotent struct {
 	// Render turns the change's result (a Hold, Booking or Release) into the
 	// answer to store, exactly as the client will receive it.
 	Render func(result any) ([]byte, error)
+	// OnGateRefusal, if set, is told that the request was refused at the
+	// gate, on seats that other users hold or bought (or that are blocked),
+	// with no change for a store to write. Its answer cannot be one that an
+	// earlier attempt of the same request stands behind, as a seat of the
+	// user's own hold could be: the caller may keep it without the database.
+	OnGateRefusal func()
 }
 
 // ErrDuplicateRequest: a receipt for the key exists already, written by another

@@ -90,6 +90,6 @@ func (s *Service) Cancel(ctx context.Context, p CancelParams) (Sale, error) {
 	if err != nil {
 		return Sale{}, err
 	}
-	s.cfg.OnChange(sale.ShowID)
+	s.changed(sale.ShowID, sale.SeatIDs)
 	return sale, nil
 }

@@ -25,10 +25,11 @@ type Catalog interface {
 	// Events returns up to limit events of a show with seq greater than
 	// afterSeq, in order.
 	Events(ctx context.Context, showID string, afterSeq int64, limit int) ([]Event, error)
-	// TakenSeats maps each of seatIDs that is held or booked now, by the
-	// database clock, to its show. The Service asks it to confirm every
-	// refusal at the gate, so a store should serve concurrent calls cheaply.
-	TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error)
+	// TakenSeats tells, of each of seatIDs that is held, booked or blocked
+	// now by the database clock, its show and who holds or bought it. The
+	// Service asks it to confirm refusals at the gate, so a store should
+	// serve concurrent calls cheaply.
+	TakenSeats(ctx context.Context, seatIDs []string) (map[string]Taken, error)
 }
 
 // SeatStore changes seats. Each call is one transaction that changes every seat it
@@ -103,6 +104,10 @@ type Config struct {
 	// may belong to a hold still on its way to the database, and is looked
 	// at again rather than removed. Default 500ms.
 	ClaimGrace time.Duration
+	// ConfirmFor is how long a read of the database that confirmed a
+	// refusal at the gate confirms the next ones of the same seats. Default
+	// DefaultConfirmFor.
+	ConfirmFor time.Duration
 	// MaxExtensions is how many times a hold may be extended; zero allows none.
 	MaxExtensions int
 	// MaxShowSeats caps the seats of a show made from a layout. Default
@@ -139,6 +144,9 @@ func (c Config) withDefaults() Config {
 	if c.ClaimGrace <= 0 {
 		c.ClaimGrace = 500 * time.Millisecond
 	}
+	if c.ConfirmFor <= 0 {
+		c.ConfirmFor = DefaultConfirmFor
+	}
 	c.MaxExtensions = max(c.MaxExtensions, 0)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -165,12 +173,14 @@ type Service struct {
 
 	seats   seatCache
 	flights flights
+	taken   takenCache // the taken seats that confirmed refusals lately
 }
 
 // NewService returns a Service over a store, with an optional gate and an
 // optional scheduler of hold expiries.
 func NewService(store Store, gate Gate, sched Scheduler, cfg Config) *Service {
-	return &Service{store: store, gate: gate, sched: sched, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	return &Service{store: store, gate: gate, sched: sched, cfg: cfg, taken: takenCache{life: cfg.ConfirmFor}}
 }
 
 // HoldTTL is how long the holds this service makes last.
@@ -281,10 +291,13 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 	token := NewID()
 	// Requests the gate turns away because of this hold's keys learn its
 	// outcome from its flight; one the gate turned away has no keys to learn of.
-	fl := s.flights.start(token)
-	if err := s.pass(ctx, showID, token, seatIDs, began); err != nil {
+	fl := s.flights.start(token, req.UserID)
+	if byOthers, err := s.pass(ctx, showID, req.UserID, token, seatIDs, began); err != nil {
 		fl.end(time.Time{}, false)
 		s.flights.forget(token)
+		if byOthers && req.Idempotent != nil && req.Idempotent.OnGateRefusal != nil {
+			req.Idempotent.OnGateRefusal()
+		}
 		return Hold{}, s.labelled(err)
 	}
 	stored := time.Now()
@@ -297,12 +310,19 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		s.keepOrRelease(ctx, showID, token, seatIDs, err)
 		return Hold{}, s.labelled(err)
 	}
-	s.cfg.OnChange(showID)
+	s.changed(showID, seatIDs)
 	s.schedule(ctx, h)
 	for _, lapsed := range h.Lapsed {
 		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
 	}
 	return h, nil
+}
+
+// changed follows a change of seats of a show that committed: the live seat
+// maps are woken, and what refusals learned of the seats is forgotten.
+func (s *Service) changed(showID string, seatIDs []string) {
+	s.taken.forget(seatIDs)
+	s.cfg.OnChange(showID)
 }
 
 // keepOrRelease deals with the gate keys of a hold the store did not make.
@@ -415,7 +435,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	if err != nil {
 		return Booking{}, s.labelled(err)
 	}
-	s.cfg.OnChange(showID)
+	s.changed(showID, seatIDs)
 	return b, nil
 }
 
@@ -436,7 +456,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	if err != nil {
 		return Release{}, s.labelled(err)
 	}
-	s.cfg.OnChange(showID)
+	s.changed(showID, seatIDs)
 	byToken := make(map[string][]string)
 	for i, token := range r.HoldTokens {
 		byToken[token] = append(byToken[token], r.SeatIDs[i])

@@ -35,7 +35,7 @@ func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[st
 	return s.Store.SeatShows(ctx, seatIDs)
 }
 
-func (s *countingStore) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
+func (s *countingStore) TakenSeats(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
 	s.reads.Add(1)
 	return s.Store.TakenSeats(ctx, seatIDs)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"seatmanager/booking"
 	"seatmanager/internal/batch"
@@ -253,8 +254,8 @@ func (s *Store) Events(ctx context.Context, showID string, afterSeq int64, limit
 }
 
 // TakenSeats implements booking.Catalog. The seat gate asks it to confirm
-// every refusal, so concurrent calls share one read (see readTaken).
-func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
+// refusals, so concurrent calls share one read (see readTaken).
+func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
 	taken, err := s.taken.Get(ctx, seatIDs)
 	if errors.Is(err, batch.ErrClosed) {
 		err = errClosed
@@ -262,15 +263,28 @@ func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]st
 	return taken, wrap(err, "read seat statuses")
 }
 
-// readTaken returns the show of each of seatIDs that is held or booked now.
-func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]string, error) {
-	rows, err := s.pool.Query(ctx, `SELECT s.id, s.show_id FROM seats s
-		WHERE s.id = ANY($1::uuid[]) AND NOT `+availableSQL, seatIDs)
+// takenSQL reads the seats of $1 that are not free: their show, who holds
+// or bought them, and when a hold lapses.
+const takenSQL = `
+SELECT s.id, s.show_id, coalesce(CASE WHEN s.blocked THEN '' WHEN s.status = 'held' THEN s.holder ELSE b.user_id END, ''),
+       CASE WHEN s.status = 'held' AND NOT s.blocked THEN s.hold_expires_at END
+FROM seats s LEFT JOIN bookings b ON s.status = 'booked' AND b.show_id = s.show_id AND b.seat_id = s.id
+WHERE s.id = ANY($1::uuid[]) AND NOT ` + availableSQL
+
+// readTaken returns the seats of seatIDs that are held, booked or blocked now.
+func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
+	rows, err := s.pool.Query(ctx, takenSQL, seatIDs)
 	if err != nil {
 		return nil, err
 	}
-	taken := make(map[string]string)
-	var id, show string
-	_, err = pgx.ForEachRow(rows, []any{&id, &show}, func() error { taken[id] = show; return nil })
+	taken := make(map[string]booking.Taken)
+	var id string
+	var t booking.Taken
+	var until pgtype.Timestamptz
+	_, err = pgx.ForEachRow(rows, []any{&id, &t.ShowID, &t.UserID, &until}, func() error {
+		t.Until = until.Time
+		taken[id] = t
+		return nil
+	})
 	return taken, err
 }

@@ -26,7 +26,7 @@ var migrations embed.FS
 type Store struct {
 	pool      *pgxpool.Pool
 	batches   *batch.Queue[change, any]
-	taken     *batch.Lookup[string, string] // seat → show, of seats held or booked
+	taken     *batch.Lookup[string, booking.Taken] // of seats held, booked or blocked
 	analyzing analyzing
 }
 

@@ -213,8 +213,8 @@ func (s *Store) inReadTx(ctx context.Context, fn func(tx *txn, now int64) error)
 }
 
 // TakenSeats implements booking.Catalog. The seat gate asks it to confirm
-// every refusal, so concurrent calls share one read (see readTaken).
-func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error) {
+// refusals, so concurrent calls share one read (see readTaken).
+func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
 	taken, err := s.taken.Get(ctx, seatIDs)
 	if errors.Is(err, batch.ErrClosed) {
 		err = errClosed
@@ -222,22 +222,34 @@ func (s *Store) TakenSeats(ctx context.Context, seatIDs []string) (map[string]st
 	return taken, wrap(err, "read seat statuses")
 }
 
-// readTaken returns the show of each of seatIDs that is held or booked now.
-func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]string, error) {
-	taken := make(map[string]string)
+// takenSQL reads the seats of a JSON array that are not free: their show,
+// who holds or bought them, and when a hold lapses.
+const takenSQL = `
+SELECT s.id, s.show_id, coalesce(CASE WHEN s.blocked THEN '' WHEN s.status = 'held' THEN s.holder ELSE b.user_id END, ''),
+       CASE WHEN s.status = 'held' AND NOT s.blocked THEN s.hold_expires_at END
+FROM seats s LEFT JOIN bookings b ON s.status = 'booked' AND b.show_id = s.show_id AND b.seat_id = s.id
+WHERE s.id IN (SELECT value FROM json_each(?)) AND NOT ` + availableSQL
+
+// readTaken returns the seats of seatIDs that are held, booked or blocked now.
+func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
+	taken := make(map[string]booking.Taken)
 	err := s.inReadTx(ctx, func(tx *txn, now int64) error {
-		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.show_id FROM seats s
-			WHERE s.id IN (SELECT value FROM json_each(?)) AND NOT `+availableSQL, jsonArray(seatIDs), now)
+		rows, err := tx.QueryContext(ctx, takenSQL, jsonArray(seatIDs), now)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id, show string
-			if err := rows.Scan(&id, &show); err != nil {
+			var id string
+			var t booking.Taken
+			var until sql.NullInt64
+			if err := rows.Scan(&id, &t.ShowID, &t.UserID, &until); err != nil {
 				return err
 			}
-			taken[id] = show
+			if until.Valid {
+				t.Until = time.UnixMilli(until.Int64)
+			}
+			taken[id] = t
 		}
 		return rows.Err()
 	})

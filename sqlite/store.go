@@ -37,7 +37,7 @@ type Store struct {
 	conn    *sql.Conn
 	writes  *prepared
 	writer  *batch.Queue[job, struct{}]
-	taken   *batch.Lookup[string, string] // seat → show, of seats held or booked
+	taken   *batch.Lookup[string, booking.Taken] // of seats held, booked or blocked
 	closing sync.Once
 	// read serves the many readers that WAL mode lets run beside the writer.
 	read *sql.DB

@@ -34,8 +34,8 @@ func testBlock(t *testing.T, s Store) {
 	_, err = s.Hold(t.Context(), booking.HoldParams{Token: booking.NewID(), ShowID: f.show.ID, UserID: "carol", SeatIDs: f.seats[3:5], TTL: minute})
 	wantSeatError(t, err, booking.ErrSeatUnavailable, f.seats[3])
 	wantStatus(t, s, f, booking.StatusAvailable, f.seats[4])
-	if taken, err := s.TakenSeats(t.Context(), f.seats[3:4]); err != nil || taken[f.seats[3]] == "" {
-		t.Errorf("TakenSeats of a blocked seat: got %v (%v), want it taken", taken, err)
+	if taken, err := s.TakenSeats(t.Context(), f.seats[3:4]); err != nil || taken[f.seats[3]] != (booking.Taken{ShowID: f.show.ID}) {
+		t.Errorf("TakenSeats of a blocked seat: got %v (%v), want it taken, by no one, for good", taken, err)
 	}
 	// Blocking again changes nothing; unblocking frees.
 	if _, err := block(t, s, f, true, f.seats[0]); err != nil {

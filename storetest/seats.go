@@ -482,7 +482,7 @@ func pick(r *rand.Rand, seats []string, k int) []string {
 
 func testTakenSeats(t *testing.T, s Store) {
 	f := newShow(t, s, 1, 5)
-	hold(t, s, f, "alice", minute, f.seats[0])
+	alice := hold(t, s, f, "alice", minute, f.seats[0])
 	h := hold(t, s, f, "bob", minute, f.seats[1])
 	if _, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "bob", HoldToken: h.Token, SeatIDs: f.seats[1:2]}); err != nil {
 		t.Fatal(err)
@@ -493,7 +493,11 @@ func testTakenSeats(t *testing.T, s Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(map[string]string{f.seats[0]: f.show.ID, f.seats[1]: f.show.ID}, got); diff != "" {
+	want := map[string]booking.Taken{
+		f.seats[0]: {ShowID: f.show.ID, UserID: "alice", Until: alice.ExpiresAt},
+		f.seats[1]: {ShowID: f.show.ID, UserID: "bob"},
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(time.Time.Equal)); diff != "" {
 		t.Errorf("taken seats (-want +got):\n%s", diff)
 	}
 }

@@ -32,7 +32,7 @@ type Store interface {
 	ReleaseLapsed(ctx context.Context, limit int) ([]booking.Lapse, error)
 	booking.SaleStore
 	booking.BlockStore
-	TakenSeats(ctx context.Context, seatIDs []string) (map[string]string, error)
+	TakenSeats(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error)
 }
 
 // Run runs the suite. newStore returns an empty store of its own for each test.

@@ -1,0 +1,162 @@
+package booking
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// Taken is a seat that is not free, as the database tells it.
+type Taken struct {
+	ShowID string
+	// UserID holds or bought the seat; empty for a blocked seat.
+	UserID string
+	// Until is when its hold lapses, by the database clock; zero for a seat
+	// booked or blocked.
+	Until time.Time
+}
+
+// confirmation is a refusal at the gate, confirmed.
+type confirmation struct {
+	// unavailable are the seats not free, in request order.
+	unavailable []string
+	// byOthers: every one of them is held or sold to another user (or
+	// blocked), as the database or this service's own holds tell it. A
+	// refusal that the user's own hold is behind (an earlier attempt of the
+	// same request, say) is not.
+	byOthers bool
+}
+
+// confirm tells which seats of a request turned away at the gate are not
+// free: those of claims by holds this service committed while the request ran
+// (a claim of a hold still being made is waited for), and those the database
+// calls held or booked, read or remembered from a read of the last
+// Config.ConfirmFor. Every seat the first kind does not cover is looked up, so that
+// the refusal names what the database would.
+func (s *Service) confirm(ctx context.Context, showID, userID string, seatIDs []string, claims []Claim, began time.Time) (confirmation, error) {
+	held := make(map[string]bool, len(claims))
+	claimed := make(map[string]bool, len(claims))
+	byOthers := true
+	for _, c := range claims {
+		claimed[c.SeatID] = true
+		holder, ok, err := s.flights.heldSince(ctx, c.Token, began)
+		if err != nil {
+			return confirmation{}, err
+		}
+		if ok {
+			held[c.SeatID] = true
+			byOthers = byOthers && holder != userID
+		}
+	}
+	var unavailable, rest []string
+	for _, id := range seatIDs {
+		if held[id] {
+			unavailable = append(unavailable, id)
+		} else {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) > 0 {
+		taken, err := s.taken.lookup(ctx, rest, claimed, s.store.TakenSeats)
+		if err != nil {
+			return confirmation{}, err
+		}
+		for _, id := range rest {
+			if t, ok := taken[id]; ok && t.ShowID == showID {
+				unavailable = append(unavailable, id)
+				byOthers = byOthers && t.UserID != userID
+			}
+		}
+	}
+	return confirmation{unavailable: InOrder(seatIDs, unavailable), byOthers: byOthers}, nil
+}
+
+// DefaultConfirmFor is how long a read of taken seats confirms refusals at
+// the gate (Config.ConfirmFor). Under contention every buyer turned away
+// would otherwise cost a read; with it, a hot seat costs one read a
+// ConfirmFor per instance, however many are turned away. It bounds how long a
+// refusal may be wrong after the database freed a seat behind a gate key that
+// failed to go (Redis stalled as the release ran); a refusal confirmed by a
+// read is as old as the read anyway. This service's own changes forget the
+// seats they change at once.
+const DefaultConfirmFor = 250 * time.Millisecond
+
+// takenCache remembers what reads that confirmed refusals found, each seat
+// for life and no longer than its hold lasts.
+type takenCache struct {
+	life    time.Duration
+	mu      sync.Mutex
+	m       map[string]takenEntry
+	pruneAt time.Time
+}
+
+type takenEntry struct {
+	Taken
+	free bool // the read found the seat free
+	read time.Time
+}
+
+// lookup returns the taken seats of seatIDs, from what it remembers or else
+// from read, whose answer it remembers. A seat that a gate claim stands on
+// is taken only as a read found it: that it was free says nothing of a hold
+// on its way to the database, which the claim may be.
+func (c *takenCache) lookup(ctx context.Context, seatIDs []string, claimed map[string]bool, read func(context.Context, []string) (map[string]Taken, error)) (map[string]Taken, error) {
+	now := time.Now()
+	taken := make(map[string]Taken, len(seatIDs))
+	var missing []string
+	c.mu.Lock()
+	for _, id := range seatIDs {
+		switch e, ok := c.m[id]; {
+		case !ok || !c.fresh(e, now) || e.free && claimed[id]:
+			missing = append(missing, id)
+		case !e.free:
+			taken[id] = e.Taken
+		}
+	}
+	c.mu.Unlock()
+	if len(missing) == 0 {
+		return taken, nil
+	}
+	found, err := read(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]takenEntry)
+	}
+	if now.After(c.pruneAt) {
+		for id, e := range c.m {
+			if !c.fresh(e, now) {
+				delete(c.m, id)
+			}
+		}
+		c.pruneAt = now.Add(c.life)
+	}
+	for _, id := range missing {
+		// As old as the read's start: a change may have committed while it ran.
+		t, ok := found[id]
+		if ok {
+			taken[id] = t
+		}
+		c.m[id] = takenEntry{Taken: t, free: !ok, read: now}
+	}
+	return taken, nil
+}
+
+// forget drops what the cache knows of seats this service changed.
+func (c *takenCache) forget(seatIDs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range seatIDs {
+		delete(c.m, id)
+	}
+}
+
+// fresh: the entry may still confirm a refusal at now. A hold's end is read
+// on the database clock and compared with this one; the entry's short life
+// bounds what a skew between them can do.
+func (c *takenCache) fresh(e takenEntry, now time.Time) bool {
+	return now.Sub(e.read) < c.life && (e.Until.IsZero() || now.Before(e.Until))
+}

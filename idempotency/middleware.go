@@ -154,6 +154,9 @@ type pending struct {
 	scope, key, fingerprint string
 	ttl                     time.Duration
 	rendered                atomic.Pointer[[]byte] // the answer the store wrote with the change
+	// gateRefused: the change was refused at the gate on other users' seats
+	// (booking.Idempotent.OnGateRefusal).
+	gateRefused atomic.Bool
 }
 
 type pendingKey struct{}
@@ -179,6 +182,7 @@ func For(r *http.Request, render func(result any) (Response, error)) *booking.Id
 			}
 			return b, err
 		},
+		OnGateRefusal: func() { p.gateRefused.Store(true) },
 	}
 }
 
@@ -226,7 +230,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
 
-	mark, err := m.claim(ctx, id, lease, p.fingerprint)
+	mark, marked, err := m.claim(ctx, id, lease, p.fingerprint)
 	if err != nil {
 		m.cfg.Fail(w, r, err)
 		return
@@ -252,6 +256,20 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// Committed with the change: the stored answer is the one to send.
 		own.Response = *rendered
 		answer = own
+	case resp.Status == http.StatusConflict && p.gateRefused.Load() && marked:
+		// Turned away at the gate by seats other users hold or bought. It
+		// changed nothing, and no earlier attempt of the key stands behind it
+		// (a seat of the user's own hold would): a retry after this answer is
+		// lost may be judged afresh. So the markers alone keep it, for
+		// RefusalTTL, and the database is spared a write per buyer turned
+		// away. Should they fail, the database keeps it after all.
+		if own.Response, err = resp.Encode(); err == nil {
+			if m.completeRefusal(ctx, id, lease, own) {
+				resp.kept().Write(w, false)
+				return
+			}
+			answer, err = m.store(ctx, own, resp.Status)
+		}
 	case isOutcome(resp.Status):
 		// It ran and changed nothing (the seats were taken, the hold lapsed,
 		// or an earlier attempt's receipt undid it), or it is a change that did
@@ -358,15 +376,16 @@ func (m *Middleware) store(ctx context.Context, r booking.Receipt, status int) (
 	return m.cfg.Receipts.SaveReceipt(ctx, r, m.cfg.TTL)
 }
 
-// claim marks the key in flight. Without working markers every request counts
-// as claimed: the database still lets only one attempt of a key take effect.
-func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (Mark, error) {
+// claim marks the key in flight, and says whether the markers hold the mark.
+// Without working markers every request counts as claimed, unmarked: the
+// database still lets only one attempt of a key take effect.
+func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (mark Mark, marked bool, err error) {
 	if !m.markers.Allow() {
-		return Mark{Claimed: true}, nil
+		return Mark{Claimed: true}, false, nil
 	}
 	ctx, cancel := m.markerContext(ctx)
 	defer cancel()
-	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
+	mark, err = m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
 		m.markers.Failed(err)
 		// A claim given up on may still reach Redis (a queued pipelined
@@ -374,10 +393,10 @@ func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (
 		// turn this key's retries away for a whole lease. The breaker keeps
 		// this request's complete or abandon from doing it.
 		m.goBackground(func() { m.takeBack(id, lease) })
-		return Mark{Claimed: true}, nil
+		return Mark{Claimed: true}, false, nil
 	}
 	m.markers.Worked()
-	return mark, nil
+	return mark, mark.Claimed, nil
 }
 
 // takeBack removes the mark of a claim that failed, if it was set after all.
@@ -413,6 +432,21 @@ func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.R
 	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, ttl); err != nil {
 		m.markers.Failed(err)
 	}
+}
+
+// completeRefusal puts a refusal's answer in the markers before it is sent,
+// for RefusalTTL, and reports whether they took it.
+func (m *Middleware) completeRefusal(ctx context.Context, id, lease string, r booking.Receipt) bool {
+	if !m.markers.Allow() {
+		return false
+	}
+	ctx, cancel := m.markerContext(ctx)
+	defer cancel()
+	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, min(m.cfg.CacheTTL, m.cfg.RefusalTTL)); err != nil {
+		m.markers.Failed(err)
+		return false
+	}
+	return true
 }
 
 func (m *Middleware) abandon(ctx context.Context, id, lease string) {

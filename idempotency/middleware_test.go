@@ -30,6 +30,12 @@ type harness struct {
 
 func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *harness {
 	t.Helper()
+	return newHarnessWith(t, handler, lease, memory.NewMarkers(0))
+}
+
+// newHarnessWith is newHarness over the given markers.
+func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration, markers idempotency.Markers) *harness {
+	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +43,7 @@ func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *ha
 	t.Cleanup(func() { store.Close() })
 	h := &harness{mux: http.NewServeMux(), store: store}
 	m := idempotency.New(idempotency.Config{
-		Receipts: store, Markers: memory.NewMarkers(0), LeaseTTL: lease,
+		Receipts: store, Markers: markers, LeaseTTL: lease,
 		Scope: func(r *http.Request, body []byte) (string, error) {
 			if u := r.Header.Get("X-User"); u != "" {
 				return u, nil

@@ -1,0 +1,76 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"seatmanager/booking"
+	"seatmanager/idempotency"
+	"seatmanager/memory"
+)
+
+// refuse is a handler that answers 409, as a hold turned away at the gate;
+// byOthers tells the middleware, as the booking service does, that other
+// users' seats turned it away.
+func refuse(byOthers bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		idem := idempotency.For(r, func(any) (idempotency.Response, error) { return idempotency.Response{}, nil })
+		if byOthers {
+			idem.OnGateRefusal()
+		}
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"title":"seats unavailable"}`))
+	}
+}
+
+// failingComplete is markers that cannot store an answer, as Redis timing out.
+type failingComplete struct{ *memory.Markers }
+
+func (failingComplete) Complete(context.Context, string, string, string, []byte, time.Duration) error {
+	return errors.New("redis: i/o timeout")
+}
+
+// TestGateRefusalKeptByMarkers: a refusal at the gate on other users' seats
+// is kept by the markers alone, replayed from them, and written to the
+// database only when they fail; any other refusal is written to the database.
+func TestGateRefusalKeptByMarkers(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		byOthers   bool
+		markers    idempotency.Markers
+		inDatabase bool
+	}{
+		{"by others", true, memory.NewMarkers(0), false},
+		{"by others, markers failing", true, failingComplete{memory.NewMarkers(0)}, true},
+		{"not known to be by others", false, memory.NewMarkers(0), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, refuse(tc.byOthers), 10*time.Second, tc.markers)
+			first := h.post("k", "alice", `{"a":1}`)
+			if first.Code != http.StatusConflict || first.Body.String() != `{"title":"seats unavailable"}` {
+				t.Fatalf("first: got %d %q, want the 409", first.Code, first.Body)
+			}
+			_, err := h.store.Receipt(t.Context(), "alice POST /do", "k")
+			if stored := err == nil; stored != tc.inDatabase {
+				t.Errorf("receipt in the database: got %v (%v), want %v", stored, err, tc.inDatabase)
+			}
+			if err != nil && !errors.Is(err, booking.ErrNotFound) {
+				t.Fatal(err)
+			}
+			again := h.post("k", "alice", `{"a":1}`)
+			if again.Code != http.StatusConflict || again.Body.String() != first.Body.String() {
+				t.Errorf("retry: got %d %q, want the 409 again", again.Code, again.Body)
+			}
+			if _, failing := tc.markers.(failingComplete); failing {
+				return // the markers are set aside: the retry runs, and the database's receipt stands
+			}
+			if again.Header().Get("Idempotent-Replayed") != "true" || h.runs.Load() != 1 {
+				t.Errorf("retry: got headers %v after %d runs, want the 409 replayed from the markers, run once", again.Header(), h.runs.Load())
+			}
+		})
+	}
+}

@@ -21,13 +21,32 @@ import (
 type Postgres struct {
 	srv     *server
 	dataDir string
+	cfg     postgresConfig
+}
+
+// PostgresOption configures a server started by StartPostgres.
+type PostgresOption func(*postgresConfig)
+
+// postgresConfig is what PostgresOptions set.
+type postgresConfig struct {
+	durable bool
+}
+
+// Durable makes the server keep what it acknowledges through a crash of the
+// machine, as a production server does: fsync, synchronous_commit and
+// full_page_writes on (the tests' servers turn fsync and full-page writes
+// off), and initdb syncs the new cluster. Benchmarks want it, since every
+// commit then waits for its WAL flush; tests, which only crash processes,
+// do not need it.
+func Durable() PostgresOption {
+	return func(c *postgresConfig) { c.durable = true }
 }
 
 // sharedPostgres starts the test binary's shared server at first use.
 // Once, not per test, because initdb takes seconds; a failure is kept so
 // every later test reports it at once instead of waiting again.
 var sharedPostgres = sync.OnceValues(func() (*Postgres, error) {
-	p, err := newPostgres()
+	p, err := newPostgres(postgresConfig{})
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +78,16 @@ func PostgresURL(tb testing.TB) string {
 }
 
 // StartPostgres starts a private PostgreSQL server for a test that must
-// kill or restart it. It is stopped and removed in tb.Cleanup.
-func StartPostgres(tb testing.TB) *Postgres {
+// kill or restart it, or that needs other settings than the shared server's
+// (Durable). It has a data dir and a port of its own, and is stopped and
+// removed in tb.Cleanup.
+func StartPostgres(tb testing.TB, opts ...PostgresOption) *Postgres {
 	tb.Helper()
-	p, err := newPostgres()
+	var cfg postgresConfig
+	for _, opt := range opts {
+		opt(&cfg)
+	}
+	p, err := newPostgres(cfg)
 	if err != nil {
 		tb.Fatalf("testenv: %v", err)
 	}
@@ -131,7 +156,7 @@ func (p *Postgres) adminURL() *url.URL {
 }
 
 // newPostgres initialises a cluster in a new temp dir and starts it.
-func newPostgres() (*Postgres, error) {
+func newPostgres(cfg postgresConfig) (*Postgres, error) {
 	bin, err := findPostgres(postgresLibDir)
 	if err != nil {
 		return nil, err
@@ -144,7 +169,7 @@ func newPostgres() (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Postgres{dataDir: filepath.Join(root, "data")}
+	p := &Postgres{dataDir: filepath.Join(root, "data"), cfg: cfg}
 	p.srv = &server{
 		name:       "postgres",
 		dir:        root,
@@ -154,7 +179,7 @@ func newPostgres() (*Postgres, error) {
 		ready:      postgresReady,
 		prepare:    p.removePIDFile,
 	}
-	err = initdb(bin.initdb, p.dataDir, cred)
+	err = initdb(bin.initdb, p.dataDir, cred, cfg.durable)
 	if err == nil {
 		err = p.srv.start(true)
 	}
@@ -165,9 +190,13 @@ func newPostgres() (*Postgres, error) {
 }
 
 // initdb creates a cluster whose superuser "postgres" needs no password.
-func initdb(path, dataDir string, cred *syscall.Credential) error {
-	cmd := exec.Command(path, "-D", dataDir, "-U", "postgres", "-A", "trust",
-		"-E", "UTF8", "--locale=C", "--no-sync")
+// Unless durable, it skips syncing the new files to disk.
+func initdb(path, dataDir string, cred *syscall.Credential, durable bool) error {
+	args := []string{"-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C"}
+	if !durable {
+		args = append(args, "--no-sync")
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Dir = filepath.Dir(dataDir) // the postgres user may not enter ours
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -178,21 +207,33 @@ func initdb(path, dataDir string, cred *syscall.Credential) error {
 
 // command runs the postmaster itself, not pg_ctl, so that it is our child:
 // we learn when it exits, and the kernel kills it if we die (see
-// startProc). fsync and full-page writes are off because tests only
-// crash processes, never the machine, and committed data then still
-// reaches the kernel. The socket goes in the data dir, away from the
-// system server's.
+// startProc). fsync and full-page writes are off, unless the server is
+// Durable, because tests only crash processes, never the machine, and
+// committed data then still reaches the kernel. The socket goes in the
+// data dir, away from the system server's.
 func (p *Postgres) command(path string, port int, cred *syscall.Credential) *exec.Cmd {
-	cmd := exec.Command(path, "-D", p.dataDir, "-p", strconv.Itoa(port), "-k", p.dataDir,
+	args := []string{"-D", p.dataDir, "-p", strconv.Itoa(port), "-k", p.dataDir,
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off",
-		"-c", "full_page_writes=off",
 		"-c", "max_connections=300",
 		"-c", "shared_buffers=128MB",
-	)
+	}
+	for _, kv := range p.durability() {
+		args = append(args, "-c", kv)
+	}
+	cmd := exec.Command(path, args...)
 	cmd.Dir = p.dataDir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	return cmd
+}
+
+// durability returns the settings that decide whether a commit survives
+// a crash of the machine. Durable servers spell out PostgreSQL's defaults,
+// so that a config file elsewhere cannot change them.
+func (p *Postgres) durability() []string {
+	if p.cfg.durable {
+		return []string{"fsync=on", "synchronous_commit=on", "full_page_writes=on"}
+	}
+	return []string{"fsync=off", "full_page_writes=off"}
 }
 
 // removePIDFile deletes the postmaster.pid a killed server leaves behind.

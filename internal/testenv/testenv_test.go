@@ -100,6 +100,50 @@ func TestPostgresKillStart(t *testing.T) {
 	}
 }
 
+func TestPostgresDurable(t *testing.T) {
+	t.Parallel()
+	durable := StartPostgres(t, Durable())
+	u1, u2 := durable.URL(t), durable.URL(t)
+	if u1 == u2 {
+		t.Fatalf("two URL calls both returned %s", u1)
+	}
+	shared := PostgresURL(t)
+	if os.Getenv(postgresURLEnv) == "" && hostPort(t, u1) == hostPort(t, shared) {
+		t.Fatalf("the durable server %s is the shared one", u1)
+	}
+	for _, tc := range []struct {
+		name string
+		url  string
+		want string
+	}{
+		{"durable", u1, "on on on"},
+		{"shared", shared, "off on off"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "shared" && os.Getenv(postgresURLEnv) != "" {
+				t.Skipf("the shared server is %s's, with its own settings", postgresURLEnv)
+			}
+			var fsync, syncCommit, fullPages string
+			err := connect(t, tc.url).QueryRow(t.Context(),
+				"SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('full_page_writes')").
+				Scan(&fsync, &syncCommit, &fullPages)
+			if got := fsync + " " + syncCommit + " " + fullPages; err != nil || got != tc.want {
+				t.Errorf("fsync, synchronous_commit, full_page_writes: got %q (err %v), want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+// hostPort returns rawURL's host:port.
+func hostPort(t *testing.T, rawURL string) string {
+	t.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
 func TestRedisKillStart(t *testing.T) {
 	t.Parallel()
 	r := StartRedis(t, WithAppendOnly())

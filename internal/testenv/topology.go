@@ -21,7 +21,7 @@ type Topology struct {
 func StartTopology() (*Topology, error) {
 	t := &Topology{}
 	var err error
-	if t.Postgres, err = newPostgres(); err != nil {
+	if t.Postgres, err = newPostgres(postgresConfig{}); err != nil {
 		return nil, err
 	}
 	if err = adminExec(context.Background(), t.Postgres.adminURL(), "CREATE DATABASE seatd"); err != nil {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -38,6 +39,7 @@ type Verifier struct {
 	// secret is one seatd made and keeps in its database, so that a reader
 	// of the database (or a backup) cannot mint an operator or a login's user.
 	guestsOnly bool
+	verified   verified
 }
 
 // LoginClaims are what the tokens of a login (signed by its public keys)
@@ -50,11 +52,11 @@ type LoginClaims struct {
 // ForLogin makes tokens signed by the public keys need c's issuer and
 // audience, where set: a login that signs for several services mints tokens
 // for seatd only when it names seatd.
-func (v *Verifier) ForLogin(c LoginClaims) { v.login = c }
+func (v *Verifier) ForLogin(c LoginClaims) { v.login = c; v.verified = verified{} }
 
 // GuestsOnly restricts tokens signed with the secret to guest ids (NewGuestID)
 // with no roles.
-func (v *Verifier) GuestsOnly() { v.guestsOnly = true }
+func (v *Verifier) GuestsOnly() { v.guestsOnly = true; v.verified = verified{} }
 
 // NewVerifier returns a Verifier of tokens signed with secret (HS256; nil for
 // none) or by the private half of one of public. It needs at least one key.
@@ -85,6 +87,19 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return Claims{}, unauthenticated("the bearer token is longer than %d bytes", MaxTokenBytes)
 	}
+	k := sha256.Sum256([]byte(token))
+	if c, ok := v.verified.get(k); ok && v.now().Before(c.ExpiresAt.Add(Leeway)) {
+		return c, nil
+	}
+	c, err := v.verify(token)
+	if err == nil {
+		v.verified.put(k, c)
+	}
+	return c, err
+}
+
+// verify parses and checks a token.
+func (v *Verifier) verify(token string) (Claims, error) {
 	var c claims
 	t, err := jwt.ParseWithClaims(token, &c, v.key,
 		jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(Leeway), jwt.WithTimeFunc(v.now))

@@ -190,3 +190,31 @@ func TestGuestsOnlyAndLogin(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifiedTokensStillExpire: a token verified once is answered from
+// memory, but only until it expires; a token that failed is checked again
+// each time, and one whose signature was changed never passes.
+func TestVerifiedTokensStillExpire(t *testing.T) {
+	v, err := NewVerifier(secret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	v.now = func() time.Time { return now }
+	token := sign(t, jwt.SigningMethodHS256, secret, "", jwt.MapClaims{"sub": "user_1", "exp": now.Add(time.Minute).Unix()})
+	for range 2 {
+		if c, err := v.Verify(token); err != nil || c.UserID != "user_1" {
+			t.Fatalf("valid token: got (%+v, %v)", c, err)
+		}
+	}
+	forged := token[:len(token)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(token, "AA")]
+	for range 2 {
+		if _, err := v.Verify(forged); !errors.Is(err, ErrUnauthenticated) {
+			t.Errorf("token with a changed signature: got %v, want ErrUnauthenticated", err)
+		}
+	}
+	now = now.Add(time.Minute + Leeway + time.Second)
+	if _, err := v.Verify(token); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("the verified token past its expiry: got %v, want it expired", err)
+	}
+}

@@ -19,11 +19,13 @@ import (
 //     (a user and show whose held seats are capped) and count what it holds;
 //     lock every seat of every change in seat-id order and read the database
 //     clock after the last lock.
-//  2. Go judges each change on the rows as locked, by that clock. Then one
-//     statement locks the shows it changes in id order and writes every
-//     accepted change (seats, holds, bookings, events numbered per show, the
-//     receipts' answers; the claims of refused changes deleted), and the batch
-//     commits. If no change was accepted, it rolls back.
+//  2. Go judges each change on the rows as locked, by that clock. Then a few
+//     small statements write every accepted change (seats, holds, bookings,
+//     the receipts' answers; the claims of refused changes deleted), the last
+//     locks the shows it changes in id order and logs the events numbered per
+//     show, and the batch commits. If no change was accepted, it rolls back.
+//     A show's batches wait for each other at that last lock only: for one
+//     another's commits, not for one another's writes.
 //
 // A batch spreads the statements, round trips and commit of a change over all
 // its changes; the rows each change writes stay its own. Measured under steady

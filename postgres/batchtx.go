@@ -71,61 +71,74 @@ LEFT JOIN holds h ON h.user_id = u.user_id AND h.show_id = u.show_id AND h.expir
 LEFT JOIN seats s ON s.hold_token = h.token AND s.status = 'held' AND s.hold_expires_at > clock_timestamp()
 GROUP BY u.user_id, u.show_id`
 
-// recordSQL writes a batch's accepted changes: the seats' new state ($1–$6),
-// the new holds ($7–$10), the sales ($11–$15), one event per seat changed
-// ($16–$20, in the order the changes were judged) numbered below each show's
-// new seq, and the receipts' answers ($22–$24); the claims of refused changes
-// ($25–$26) are deleted. $21 is the batch's time; $27 the shows of the events,
-// in id order, which the statement locks in that order before it bumps their
-// seq (the last locks a batch takes). They stay locked until commit, so a
-// show's events are numbered without gaps in commit order. Empty strings in
-// the text columns stand for NULL. Each join names the rows it changes by key
-// as well, so that the plan, made once for any array sizes, looks them up.
-const recordSQL = `
-WITH seat AS (
-    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
-        AS t(id, status, hold_token, holder, expires, booking_id)
-), changed AS (
-    UPDATE seats AS s
-    SET status = seat.status, hold_token = nullif(seat.hold_token, '')::uuid, holder = nullif(seat.holder, ''),
-        hold_expires_at = seat.expires, booking_id = nullif(seat.booking_id, '')::uuid, version = s.version + 1
-    FROM seat
-    WHERE s.id = ANY($1::uuid[]) AND s.id = seat.id
-), show_locked AS MATERIALIZED (
-    SELECT id FROM shows WHERE id = ANY($27::uuid[]) ORDER BY id FOR NO KEY UPDATE
-), held AS (
-    INSERT INTO holds (token, show_id, user_id, expires_at)
-    SELECT * FROM unnest($7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[])
-), sold AS (
-    INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
-    SELECT b.show_id, b.seat_id, b.booking_id, b.user_id, nullif(b.hold_token, '')::uuid, $21
-    FROM unnest($11::uuid[], $12::uuid[], $13::uuid[], $14::text[], $15::text[])
-        AS b(show_id, seat_id, booking_id, user_id, hold_token)
-), event AS (
+// The writes of a batch's accepted changes, one small statement each, sent
+// together with COMMIT in one round trip (see batchWrite.queue). The events
+// go last: lockShowsSQL locks the shows whose seq logEventsSQL bumps, and a
+// show's batches queue for that lock one after another until each commits,
+// so it is taken once everything else is written, and held for the commit
+// alone.
+
+// updateSeatsSQL sets each seat's new state. Empty strings in the text
+// columns stand for NULL. The key is named as well as joined, so that the
+// plan, made once for any array sizes, looks the rows up.
+const updateSeatsSQL = `
+UPDATE seats AS s
+SET status = c.status, hold_token = nullif(c.hold_token, '')::uuid, holder = nullif(c.holder, ''),
+    hold_expires_at = c.expires, booking_id = nullif(c.booking_id, '')::uuid, version = s.version + 1
+FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+    AS c(id, status, hold_token, holder, expires, booking_id)
+WHERE s.id = ANY($1::uuid[]) AND s.id = c.id`
+
+// insertHoldsSQL records new holds.
+const insertHoldsSQL = `
+INSERT INTO holds (token, show_id, user_id, expires_at)
+SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])`
+
+// insertSalesSQL records sold seats, at the batch's time ($6).
+const insertSalesSQL = `
+INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
+SELECT b.show_id, b.seat_id, b.booking_id, b.user_id, nullif(b.hold_token, '')::uuid, $6
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS b(show_id, seat_id, booking_id, user_id, hold_token)`
+
+// answerReceiptsSQL fills in the answers of the receipts the batch claimed.
+const answerReceiptsSQL = `
+UPDATE receipts AS r SET response = a.response
+FROM unnest($1::text[], $2::text[], $3::bytea[]) AS a(scope, key, response)
+WHERE r.scope = a.scope AND r.key = a.key`
+
+// unclaimReceiptsSQL deletes the claims of refused changes.
+const unclaimReceiptsSQL = `
+DELETE FROM receipts AS r
+USING unnest($1::text[], $2::text[]) AS d(scope, key)
+WHERE r.scope = d.scope AND r.key = d.key`
+
+// lockShowsSQL locks the shows of a batch's events in id order, the last
+// locks it takes. They stay until commit, so a show's events are numbered
+// without gaps in commit order. A statement of its own: in the one that bumps
+// the seq, the plan decides whether the lock or the update comes first.
+const lockShowsSQL = `
+SELECT count(*) FROM (SELECT id FROM shows WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE) AS locked`
+
+// logEventsSQL appends one event per seat changed ($1–$5, in the order the
+// changes were judged, at the batch's time $6), numbered after each show's
+// seq, which it bumps.
+const logEventsSQL = `
+WITH event AS (
     SELECT e.show_id, e.seat_id, e.status, e.hold_token, e.booking_id,
            count(*) OVER (PARTITION BY e.show_id) AS of_show,
            row_number() OVER (PARTITION BY e.show_id ORDER BY e.n) AS nth
-    FROM unnest($16::uuid[], $17::uuid[], $18::text[], $19::text[], $20::text[]) WITH ORDINALITY
+    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
         AS e(show_id, seat_id, status, hold_token, booking_id, n)
 ), bump AS (
     UPDATE shows AS sh SET seq = sh.seq + c.n
-    FROM (SELECT event.show_id, count(*) AS n FROM event JOIN show_locked ON show_locked.id = event.show_id
-          GROUP BY event.show_id) AS c
-    WHERE sh.id = ANY($27::uuid[]) AND sh.id = c.show_id
+    FROM (SELECT show_id, count(*) AS n FROM event GROUP BY show_id) AS c
+    WHERE sh.id = ANY($7::uuid[]) AND sh.id = c.show_id
     RETURNING sh.id, sh.seq
-), logged AS (
-    INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-    SELECT event.show_id, bump.seq - event.of_show + event.nth, event.seat_id, event.status,
-           nullif(event.hold_token, '')::uuid, nullif(event.booking_id, '')::uuid, $21
-    FROM event JOIN bump ON bump.id = event.show_id
-), unclaimed AS (
-    DELETE FROM receipts AS r
-    USING unnest($25::text[], $26::text[]) AS d(scope, key)
-    WHERE r.scope = d.scope AND r.key = d.key
 )
-UPDATE receipts AS r SET response = a.response
-FROM unnest($22::text[], $23::text[], $24::bytea[]) AS a(scope, key, response)
-WHERE r.scope = a.scope AND r.key = a.key`
+INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
+SELECT event.show_id, bump.seq - event.of_show + event.nth, event.seat_id, event.status,
+       nullif(event.hold_token, '')::uuid, nullif(event.booking_id, '')::uuid, $6
+FROM event JOIN bump ON bump.id = event.show_id`
 
 // querier runs queries inside a batch's transaction, between its round trips.
 type querier interface {
@@ -267,26 +280,18 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 		rollback(ctx, conn)
 		return results, nil
 	}
-	b = &pgx.Batch{}
-	if len(accepted) == 1 && len(unclaimed) == 0 {
-		accepted[0].queueAlone(b, read.at)
-	} else {
-		var w batchWrite
-		for _, a := range accepted {
-			w.add(a.c, a.w)
-			if a.receipt != nil {
-				w.answer(*a.receipt, a.answer)
-			}
+	w := batchWrite{at: read.at}
+	for _, a := range accepted {
+		w.add(a.c, a.w)
+		if a.receipt != nil {
+			w.answer(*a.receipt, a.answer)
 		}
-		for _, k := range unclaimed {
-			w.unclaim(k)
-		}
-		b.Queue(recordSQL, w.seat, w.seatStatus, w.seatHold, w.seatHolder, w.seatExpires, w.seatBooking,
-			w.holdToken, w.holdShow, w.holdUser, w.holdExpires,
-			w.saleShow, w.saleSeat, w.saleBooking, w.saleUser, w.saleHold,
-			w.eventShow, w.eventSeat, w.eventStatus, w.eventHold, w.eventBooking,
-			read.at, w.answerScope, w.answerKey, w.answerResponse, w.unclaimScope, w.unclaimKey, w.shows())
 	}
+	for _, k := range unclaimed {
+		w.unclaim(k)
+	}
+	b = &pgx.Batch{}
+	w.queue(b)
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
@@ -333,49 +338,9 @@ type acceptedChange struct {
 	answer  []byte
 }
 
-// recordOneSQL is recordSQL for a batch of one change, which is what most
-// batches are while requests trickle in (a storm's winners, say): the same
-// writes with one value per parameter, which costs the database about half
-// the set-based statement's work for one change.
-const recordOneSQL = `
-WITH changed AS (
-    UPDATE seats
-    SET status = $3, hold_token = nullif($4::text, '')::uuid, holder = nullif($5::text, ''), hold_expires_at = $6,
-        booking_id = nullif($7::text, '')::uuid, version = version + 1
-    WHERE id = ANY($1::uuid[])
-), held AS (
-    INSERT INTO holds (token, show_id, user_id, expires_at)
-    SELECT nullif($4::text, '')::uuid, $2, $5::text, $6 WHERE $3 = 'held'
-), sold AS (
-    INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
-    SELECT $2, b.seat_id, nullif($7::text, '')::uuid, $8::text, b.hold_token, $10
-    FROM unnest($1::uuid[], $9::uuid[]) AS b(seat_id, hold_token)
-    WHERE $3 = 'booked'
-), bump AS (
-    UPDATE shows SET seq = seq + cardinality($1::uuid[]) WHERE id = $2 RETURNING seq
-), logged AS (
-    INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-    SELECT $2, bump.seq - cardinality($1::uuid[]) + e.n, e.seat_id, $3, e.hold_token, nullif($7::text, '')::uuid, $10
-    FROM bump, unnest($1::uuid[], $11::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)
-)
-UPDATE receipts SET response = $14 WHERE scope = $12 AND key = $13`
-
-// queueAlone adds recordOneSQL for a to b.
-func (a acceptedChange) queueAlone(b *pgx.Batch, at time.Time) {
-	var scope, key any
-	if a.receipt != nil {
-		scope, key = a.receipt.scope, a.receipt.key
-	}
-	eventHolds := a.w.eventHolds
-	if eventHolds == nil {
-		eventHolds = []string{}
-	}
-	b.Queue(recordOneSQL, a.c.seatIDs(), a.c.showID(), string(a.w.status), a.w.holdToken, a.w.holder,
-		a.w.expiresAt, a.w.bookingID, a.w.buyer, a.w.priorHolds, at, eventHolds, scope, key, a.answer)
-}
-
-// batchWrite gathers the accepted changes of a batch as recordSQL's arrays.
+// batchWrite gathers the accepted changes of a batch as its statements' arrays.
 type batchWrite struct {
+	at                                                         time.Time
 	seat, seatStatus, seatHold, seatHolder, seatBooking        []string
 	seatExpires                                                []pgtype.Timestamptz
 	holdToken, holdShow, holdUser                              []string
@@ -437,6 +402,27 @@ func (w *batchWrite) answer(k receiptKey, response []byte) {
 func (w *batchWrite) unclaim(k receiptKey) {
 	w.unclaimScope = append(w.unclaimScope, k.scope)
 	w.unclaimKey = append(w.unclaimKey, k.key)
+}
+
+// queue adds the statements of the writes to b, each only if it has rows to
+// write, the events last.
+func (w *batchWrite) queue(b *pgx.Batch) {
+	b.Queue(updateSeatsSQL, w.seat, w.seatStatus, w.seatHold, w.seatHolder, w.seatExpires, w.seatBooking)
+	if len(w.holdToken) > 0 {
+		b.Queue(insertHoldsSQL, w.holdToken, w.holdShow, w.holdUser, w.holdExpires)
+	}
+	if len(w.saleSeat) > 0 {
+		b.Queue(insertSalesSQL, w.saleShow, w.saleSeat, w.saleBooking, w.saleUser, w.saleHold, w.at)
+	}
+	if len(w.answerKey) > 0 {
+		b.Queue(answerReceiptsSQL, w.answerScope, w.answerKey, w.answerResponse)
+	}
+	if len(w.unclaimKey) > 0 {
+		b.Queue(unclaimReceiptsSQL, w.unclaimScope, w.unclaimKey)
+	}
+	shows := w.shows()
+	b.Queue(lockShowsSQL, shows)
+	b.Queue(logEventsSQL, w.eventShow, w.eventSeat, w.eventStatus, w.eventHold, w.eventBooking, w.at, shows)
 }
 
 // shows returns the shows the batch writes events for, in id order.

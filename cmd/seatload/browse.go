@@ -54,6 +54,9 @@ func runBrowse(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if err := ensureConns(cfg.workers); err != nil {
+		return fmt.Errorf("browse: %w", err)
+	}
 	cl := newClient(cfg.url, cfg.workers)
 	defer cl.close()
 	shows, err := cl.shows(ctx)

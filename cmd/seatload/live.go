@@ -108,6 +108,9 @@ func runLive(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	if err := ensureConns(cfg.sockets + 16); err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
 	cl := newClient(cfg.url, 16)
 	defer cl.close()
 	// The changes are made by several users in turn, not one: one user's 50

@@ -21,6 +21,7 @@ type steadyConfig struct {
 	duration  time.Duration
 	bookRatio float64
 	maxSeats  int
+	show      string
 }
 
 func parseSteady(args []string, getenv func(string) string, stderr io.Writer) (steadyConfig, error) {
@@ -35,6 +36,7 @@ func parseSteady(args []string, getenv func(string) string, stderr io.Writer) (s
 	fs.DurationVar(&cfg.duration, "duration", 15*time.Second, "how long to run")
 	fs.Float64Var(&cfg.bookRatio, "book-ratio", 0.5, "share of holds that are booked; the others are released")
 	fs.IntVar(&cfg.maxSeats, "max-seats", 4, "most seats per hold (at most seatd's SEATD_MAX_SEATS)")
+	fs.StringVar(&cfg.show, "show", "", "show id whose seats every worker works on, a part of it each (default: every show)")
 	if err := parseFlags(fs, args); err != nil {
 		return cfg, err
 	}
@@ -263,8 +265,8 @@ type steadyResult struct {
 }
 
 func (r *steadyResult) writeText(w io.Writer) {
-	fmt.Fprintf(w, "steady: %d workers on %d shows (%d seat groups, %d free seats), book ratio %.2f, 1–%d seats per hold\n",
-		r.Workers, r.Shows, r.Groups, r.FreeSeats, r.BookRatio, r.MaxSeats)
+	fmt.Fprintf(w, "steady: %d workers on %s (%d seat groups, %d free seats), book ratio %.2f, 1–%d seats per hold\n",
+		r.Workers, plural(r.Shows, "show", "shows"), r.Groups, r.FreeSeats, r.BookRatio, r.MaxSeats)
 	fmt.Fprintf(w, "        %d holds (%.1f cycles/s), %d books (%d seats), %d releases, %d unexpected 409s\n",
 		r.Holds, r.CyclesPerSecond, r.Books, r.SeatsBooked, r.Releases, r.Conflicts)
 	fmt.Fprintf(w, "        stopped by: %s\n", r.StoppedBy)
@@ -277,12 +279,22 @@ func runSteady(ctx context.Context, args []string, getenv func(string) string, s
 	if err != nil {
 		return err
 	}
+	if err := ensureConns(cfg.workers); err != nil {
+		return fmt.Errorf("steady: %w", err)
+	}
 	cl := newClient(cfg.url, cfg.workers)
 	defer cl.close()
 
 	shows, err := cl.shows(ctx)
 	if err != nil {
 		return fmt.Errorf("steady: %w", err)
+	}
+	if cfg.show != "" {
+		i := slices.IndexFunc(shows, func(s show) bool { return s.ID == cfg.show })
+		if i < 0 {
+			return fmt.Errorf("steady: no show %s at %s", cfg.show, cfg.url)
+		}
+		shows = shows[i : i+1]
 	}
 	showIDs := make([]string, len(shows))
 	for i, s := range shows {
@@ -299,9 +311,9 @@ func runSteady(ctx context.Context, args []string, getenv func(string) string, s
 	for i, gs := range parts {
 		w := &worker{id: i + 1, groups: gs, rec: &recorder{requests: requests}}
 		if w.freeSeats() == 0 {
-			return fmt.Errorf("steady: worker %d of %d has no free seat (%d shows at %s): "+
+			return fmt.Errorf("steady: worker %d of %d has no free seat (%s at %s): "+
 				"start seatd on a fresh database or with more demo shows (SEATD_DEMO_SHOWS), or use fewer workers (-c)",
-				w.id, cfg.workers, len(shows), cfg.url)
+				w.id, cfg.workers, plural(len(shows), "show", "shows"), cfg.url)
 		}
 		res.Groups += len(gs)
 		res.FreeSeats += w.freeSeats()
@@ -374,7 +386,7 @@ func runSteady(ctx context.Context, args []string, getenv func(string) string, s
 		res.StoppedBy = cause.Error()
 		sum.Notes = append(sum.Notes, fmt.Sprintf("stopped early: %v; for longer runs start seatd with more demo shows (SEATD_DEMO_SHOWS) or lower -book-ratio", cause))
 	}
-	if len(shows) < cfg.workers {
+	if len(shows) < cfg.workers && cfg.show == "" {
 		sum.Notes = append(sum.Notes, fmt.Sprintf("%d workers on %d shows: workers share shows (disjoint seats); start seatd with SEATD_DEMO_SHOWS=%d or more for a show per worker",
 			cfg.workers, len(shows), cfg.workers))
 	}

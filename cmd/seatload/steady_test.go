@@ -33,6 +33,7 @@ func TestPartition(t *testing.T) {
 		{"as many shows as workers", 4, 12, 4, 1, false},
 		{"fewer shows than workers", 4, 120, 64, 0, false},
 		{"one show, more workers than seats", 1, 5, 8, 0, false},
+		{"a stadium (steady -show), 256 workers", 1, 60_000, 256, 0, false},
 		{"the first seats booked, as after a storm", 4, 120, 64, 0, true},
 	}
 	for _, tt := range tests {

@@ -104,6 +104,9 @@ func runStorm(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if err := ensureConns(cfg.vus + cfg.viewers); err != nil {
+		return fmt.Errorf("storm: %w", err)
+	}
 	cl := newClient(cfg.url, cfg.vus)
 	defer cl.close()
 

@@ -51,9 +51,10 @@ type seatsBody struct {
 
 // holdAnswer is the answer of a successful hold.
 type holdAnswer struct {
-	HoldToken string   `json:"holdToken"`
-	ShowID    string   `json:"showId"`
-	SeatIDs   []string `json:"seatIds"`
+	HoldToken  string   `json:"holdToken"`
+	ShowID     string   `json:"showId"`
+	SeatIDs    []string `json:"seatIds"`
+	TTLSeconds float64  `json:"ttlSeconds"` // seatd's hold TTL
 }
 
 // bookAnswer is the answer of a successful booking.

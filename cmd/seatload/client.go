@@ -138,7 +138,8 @@ func (c *client) post(ctx context.Context, rec *recorder, route, path string, as
 }
 
 // do sends one request (with as's bearer token, unless as is nil) and records
-// its status and latency in rec (if not nil). The latency runs until the whole
+// its status and latency in rec (if not nil), and decodes a 200 or 201 answer
+// into out. The latency runs until the whole
 // body is read: that is when a client can act. Transport errors and 5xx
 // answers are recorded as failures here, since no scenario expects them;
 // whether another status is expected is the caller's call (none expects a 401,
@@ -190,7 +191,8 @@ func (c *client) do(ctx context.Context, rec *recorder, route, method, path stri
 	}
 	rec.add(route, resp.StatusCode, latency)
 
-	if resp.StatusCode == http.StatusOK {
+	// 200 for seat changes, 201 for a show made: a success body either way.
+	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusCreated {
 		if out != nil {
 			if err := json.Unmarshal(data, out); err != nil {
 				a.err = err
@@ -202,6 +204,7 @@ func (c *client) do(ctx context.Context, rec *recorder, route, method, path stri
 	a = errorAnswer(resp, data)
 	if resp.StatusCode >= 500 {
 		rec.fail(failServer, route, a.String())
+		rec.serverProblem(a.problem)
 	}
 	return a
 }

@@ -4,11 +4,13 @@
 // own limits (calibrate), so that results can be reported as ratios to them rather
 // than as absolute times that drift from machine to machine.
 //
-//	seatload storm     500 buyers released at once on the same 10 seats
-//	seatload steady    workers hold, book and release free seats for a while
-//	seatload browse    seat-map reads
-//	seatload live      live seat-map sockets: delay from commit to socket
-//	seatload calibrate a hello-world POST server, a bare hold UPDATE on PostgreSQL and SQLite
+//	seatload storm        500 buyers released at once on the same 10 seats
+//	seatload steady       workers hold, book and release free seats for a while
+//	seatload contend      workers ask, for a while, for seats others hold: refusals
+//	seatload create-show  one show of many seats (a stadium) through the operator API
+//	seatload browse       seat-map reads
+//	seatload live         live seat-map sockets: delay from commit to socket
+//	seatload calibrate    a hello-world POST server, a bare hold UPDATE on PostgreSQL and SQLite
 package main
 
 import (
@@ -54,6 +56,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runStorm(ctx, rest, getenv, stdout, stderr)
 	case "steady":
 		return runSteady(ctx, rest, getenv, stdout, stderr)
+	case "contend":
+		return runContend(ctx, rest, getenv, stdout, stderr)
+	case "create-show":
+		return runCreateShow(ctx, rest, getenv, stdout, stderr)
 	case "browse":
 		return runBrowse(ctx, rest, stdout, stderr)
 	case "live":
@@ -80,18 +86,20 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage: seatload <command> [flags]
 
 Commands:
-  storm      many buyers released at once on the same few seats, each holding 1–2 and booking
-  steady     workers hold 1–N free seats of their own shows and book or release them
-  browse     seat-map and show-list reads
-  live       sockets on live seat maps: commit-to-socket delay of changes, memory per socket
-  calibrate  this machine's limits: hello-world POST server, bare hold UPDATE on PostgreSQL and SQLite
+  storm        many buyers released at once on the same few seats, each holding 1–2 and booking
+  steady       workers hold 1–N free seats of their own shows and book or release them
+  contend      workers ask for 1–2 of seats other users hold, for a while: every answer must be a 409
+  create-show  one show of -seats seats (60 000 by default) in rows, through the operator API
+  browse       seat-map and show-list reads
+  live         sockets on live seat maps: commit-to-socket delay of changes, memory per socket
+  calibrate    this machine's limits: hello-world POST server, bare hold UPDATE on PostgreSQL and SQLite
 
 Every command exits non-zero on a transport error, a 5xx, an unexpected answer (a
 401, 403 or 429 among them) or a failed verification. Run 'seatload <command> -h'
 for its flags.
 
-storm, steady and live change seats, which seatd lets only a user with a bearer
-token do. With -auth-secret (or SEATLOAD_AUTH_SECRET), seatd's SEATD_AUTH_SECRET,
+storm, steady, contend and live change seats, which seatd lets only a user with a
+bearer token do. With -auth-secret (or SEATLOAD_AUTH_SECRET), seatd's SEATD_AUTH_SECRET,
 seatload signs a token for each of its users; without, it opens a guest session
 (POST /api/sessions) for each before the run.
 `)

@@ -34,10 +34,13 @@ const maxFailureMessages = 10
 
 // failures counts what went wrong and keeps the first messages.
 type failures struct {
-	Transport    int      `json:"transport"`
-	ServerErrors int      `json:"serverErrors"`
-	Unexpected   int      `json:"unexpected"`
-	Messages     []string `json:"messages,omitempty"`
+	Transport    int `json:"transport"`
+	ServerErrors int `json:"serverErrors"`
+	Unexpected   int `json:"unexpected"`
+	// ServerProblems counts the server errors by problem type (its slug:
+	// "overloaded", "timeout", "internal", …), which say what to change.
+	ServerProblems map[string]int `json:"serverProblems,omitempty"`
+	Messages       []string       `json:"messages,omitempty"`
 }
 
 func (f failures) total() int { return f.Transport + f.ServerErrors + f.Unexpected }
@@ -46,6 +49,12 @@ func (f *failures) merge(o failures) {
 	f.Transport += o.Transport
 	f.ServerErrors += o.ServerErrors
 	f.Unexpected += o.Unexpected
+	for slug, n := range o.ServerProblems {
+		if f.ServerProblems == nil {
+			f.ServerProblems = map[string]int{}
+		}
+		f.ServerProblems[slug] += n
+	}
 	for _, m := range o.Messages {
 		f.note(m)
 	}
@@ -84,6 +93,21 @@ func (r *recorder) fail(kind failureKind, route, msg string) {
 		r.failures.Unexpected++
 	}
 	r.failures.note(route + ": " + msg)
+}
+
+// serverProblem counts a 5xx answer by its problem type.
+func (r *recorder) serverProblem(p *problem) {
+	if r == nil {
+		return
+	}
+	slug := "other"
+	if p != nil && p.Type != "" {
+		slug = p.Type[strings.LastIndex(p.Type, "/")+1:]
+	}
+	if r.failures.ServerProblems == nil {
+		r.failures.ServerProblems = map[string]int{}
+	}
+	r.failures.ServerProblems[slug]++
 }
 
 // note keeps msg unless it has it already or has enough: one broken thing
@@ -160,6 +184,7 @@ type summary struct {
 	Errors       failures        `json:"errors"`
 	Storm        *stormResult    `json:"storm,omitempty"`
 	Steady       *steadyResult   `json:"steady,omitempty"`
+	Contend      *contendResult  `json:"contend,omitempty"`
 	Verification verification    `json:"verification"`
 	Notes        []string        `json:"notes,omitempty"`
 	OK           bool            `json:"ok"`
@@ -216,6 +241,7 @@ func newSummary(command, url string, concurrency int, wall time.Duration, recs [
 	s.Throughput = perSecond(s.Requests, wall)
 	s.LatencyMs = latencies(all)
 	s.Notes = append(s.Notes, refusalNotes(byRoute)...)
+	s.Notes = append(s.Notes, overloadNotes(s.Errors.ServerProblems)...)
 	return s
 }
 
@@ -240,6 +266,21 @@ func refusalNotes(byRoute map[string]*routeStats) []string {
 	if n429 > 0 {
 		notes = append(notes, fmt.Sprintf("%s answered 429: seatd's rate limits (SEATD_RATE_USER, SEATD_RATE_ADDRESS) capped the load; "+
 			"for throughput runs start seatd with SEATD_RATE_USER=off SEATD_RATE_ADDRESS=off", plural(n429, "request", "requests")))
+	}
+	return notes
+}
+
+// overloadNotes explain the 5xx answers that mean seatd had more load than
+// its limits let it take, rather than a fault: each is a failure already.
+func overloadNotes(byProblem map[string]int) []string {
+	var notes []string
+	if n := byProblem["overloaded"]; n > 0 {
+		notes = append(notes, fmt.Sprintf("%s answered 503 overloaded: more requests were in flight than seatd's SEATD_MAX_REQUESTS (4096 by default) lets it serve at once; "+
+			"for more concurrent users than that, start seatd with a larger SEATD_MAX_REQUESTS", plural(n, "request", "requests")))
+	}
+	if n := byProblem["timeout"]; n > 0 {
+		notes = append(notes, fmt.Sprintf("%s answered 503 timeout: seatd did not answer them within its SEATD_REQUEST_TIMEOUT (5s by default)",
+			plural(n, "request", "requests")))
 	}
 	return notes
 }

@@ -151,3 +151,23 @@ func TestWriteTable(t *testing.T) {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestOverloadNotes checks that 5xx answers of seatd's limits, counted by
+// problem type across users, come with a note naming the setting.
+func TestOverloadNotes(t *testing.T) {
+	a, b := &recorder{}, &recorder{}
+	a.serverProblem(&problem{Type: "/problems/overloaded"})
+	b.serverProblem(&problem{Type: "/problems/overloaded"})
+	b.serverProblem(&problem{Type: "/problems/timeout"})
+	b.serverProblem(nil)
+	s := newSummary("storm", "http://seatd", 2, time.Second, []*recorder{a, b})
+	if diff := cmp.Diff(map[string]int{"overloaded": 2, "timeout": 1, "other": 1}, s.Errors.ServerProblems); diff != "" {
+		t.Errorf("server problems (-want +got):\n%s", diff)
+	}
+	notes := strings.Join(s.Notes, "\n")
+	for _, want := range []string{"2 requests answered 503 overloaded", "SEATD_MAX_REQUESTS", "1 request answered 503 timeout", "SEATD_REQUEST_TIMEOUT"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes %q lack %q", notes, want)
+		}
+	}
+}

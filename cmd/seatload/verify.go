@@ -47,6 +47,9 @@ type verification struct {
 	// Skipped says why verification did not run (the run was interrupted); a
 	// skipped verification is a failed one.
 	Skipped string `json:"skipped,omitempty"`
+	// okText, if set, says in the table what an ok verification checked,
+	// for a command whose checks are not a ledger's.
+	okText string
 }
 
 func (v *verification) problem(format string, args ...any) {
@@ -142,6 +145,8 @@ func (v verification) writeText(w io.Writer) {
 	case v.Skipped != "":
 		fmt.Fprintf(w, "verification: SKIPPED (%s)\n", v.Skipped)
 		return
+	case v.OK && v.okText != "":
+		fmt.Fprintf(w, "verification: ok (%s)\n", v.okText)
 	case v.OK && v.SeatMapsChecked > 0:
 		fmt.Fprintf(w, "verification: ok (%d seat maps well-formed)\n", v.SeatMapsChecked)
 	case v.OK:

@@ -19,6 +19,11 @@ import (
 
 // The transaction of one batch (see batch.go for how batches are gathered):
 // claim, lock, judge, record, commit.
+//
+// Ids travel as text[] and the server casts them ($1::text[]::uuid[]), here
+// and in every statement of the store: pgx has no binary encoding of a
+// []string as uuid[] and writes it out as an array literal instead, at three
+// times the cost of a text[] (BenchmarkEncodeIDs).
 
 // claimReceiptsSQL claims the receipts of a batch's keyed changes, in key
 // order: an empty answer each, filled in by the batch's write. A key whose live
@@ -44,7 +49,7 @@ const lockSeatsSQL = `
 WITH locked AS MATERIALIZED (
     SELECT id, show_id, CASE WHEN blocked THEN 'blocked' ELSE status END AS status, hold_token, holder, hold_expires_at
     FROM seats
-    WHERE id = ANY($1::uuid[])
+    WHERE id = ANY($1::text[]::uuid[])
     ORDER BY id
     FOR NO KEY UPDATE
 ), now AS MATERIALIZED (
@@ -66,7 +71,7 @@ SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) 
 // has every hold committed before they were granted.
 const heldByUsersSQL = `
 SELECT u.user_id, u.show_id, count(s.id)
-FROM unnest($1::text[], $2::uuid[]) AS u(user_id, show_id)
+FROM unnest($1::text[], $2::text[]::uuid[]) AS u(user_id, show_id)
 LEFT JOIN holds h ON h.user_id = u.user_id AND h.show_id = u.show_id AND h.expires_at > clock_timestamp()
 LEFT JOIN seats s ON s.hold_token = h.token AND s.status = 'held' AND s.hold_expires_at > clock_timestamp()
 GROUP BY u.user_id, u.show_id`
@@ -85,20 +90,20 @@ const updateSeatsSQL = `
 UPDATE seats AS s
 SET status = c.status, hold_token = nullif(c.hold_token, '')::uuid, holder = nullif(c.holder, ''),
     hold_expires_at = c.expires, booking_id = nullif(c.booking_id, '')::uuid, version = s.version + 1
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
+FROM unnest($1::text[]::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[])
     AS c(id, status, hold_token, holder, expires, booking_id)
-WHERE s.id = ANY($1::uuid[]) AND s.id = c.id`
+WHERE s.id = ANY($1::text[]::uuid[]) AND s.id = c.id`
 
 // insertHoldsSQL records new holds.
 const insertHoldsSQL = `
 INSERT INTO holds (token, show_id, user_id, expires_at)
-SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[])`
+SELECT * FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[], $4::timestamptz[])`
 
 // insertSalesSQL records sold seats, at the batch's time ($6).
 const insertSalesSQL = `
 INSERT INTO bookings (show_id, seat_id, booking_id, user_id, hold_token, booked_at)
 SELECT b.show_id, b.seat_id, b.booking_id, b.user_id, nullif(b.hold_token, '')::uuid, $6
-FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[]) AS b(show_id, seat_id, booking_id, user_id, hold_token)`
+FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[]::uuid[], $4::text[], $5::text[]) AS b(show_id, seat_id, booking_id, user_id, hold_token)`
 
 // answerReceiptsSQL fills in the answers of the receipts the batch claimed.
 const answerReceiptsSQL = `
@@ -117,7 +122,7 @@ WHERE r.scope = d.scope AND r.key = d.key`
 // without gaps in commit order. A statement of its own: in the one that bumps
 // the seq, the plan decides whether the lock or the update comes first.
 const lockShowsSQL = `
-SELECT count(*) FROM (SELECT id FROM shows WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE) AS locked`
+SELECT count(*) FROM (SELECT id FROM shows WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR NO KEY UPDATE) AS locked`
 
 // logEventsSQL appends one event per seat changed ($1–$5, in the order the
 // changes were judged, at the batch's time $6), numbered after each show's
@@ -127,12 +132,12 @@ WITH event AS (
     SELECT e.show_id, e.seat_id, e.status, e.hold_token, e.booking_id,
            count(*) OVER (PARTITION BY e.show_id) AS of_show,
            row_number() OVER (PARTITION BY e.show_id ORDER BY e.n) AS nth
-    FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
+    FROM unnest($1::text[]::uuid[], $2::text[]::uuid[], $3::text[], $4::text[], $5::text[]) WITH ORDINALITY
         AS e(show_id, seat_id, status, hold_token, booking_id, n)
 ), bump AS (
     UPDATE shows AS sh SET seq = sh.seq + c.n
     FROM (SELECT show_id, count(*) AS n FROM event GROUP BY show_id) AS c
-    WHERE sh.id = ANY($7::uuid[]) AND sh.id = c.show_id
+    WHERE sh.id = ANY($7::text[]::uuid[]) AND sh.id = c.show_id
     RETURNING sh.id, sh.seq
 )
 INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)

@@ -13,7 +13,7 @@ import (
 // as free).
 const lockBlockSQL = `
 WITH locked AS MATERIALIZED (
-    SELECT id, show_id, blocked, status FROM seats WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE
+    SELECT id, show_id, blocked, status FROM seats WHERE id = ANY($1::text[]::uuid[]) ORDER BY id FOR NO KEY UPDATE
 )
 SELECT l.id, l.show_id = $2, l.blocked, l.status = 'available' OR (l.status = 'held' AND s.hold_expires_at <= clock_timestamp())
 FROM locked l JOIN seats s ON s.id = l.id`
@@ -22,16 +22,16 @@ FROM locked l JOIN seats s ON s.id = l.id`
 const blockSQL = `
 UPDATE seats SET blocked = $2, status = 'available', hold_token = NULL, holder = NULL, hold_expires_at = NULL,
     version = version + 1
-WHERE id = ANY($1::uuid[])`
+WHERE id = ANY($1::text[]::uuid[])`
 
 // blockEventsSQL logs the seats blocked or unblocked, below the show's new seq.
 const blockEventsSQL = `
 WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING seq
+    UPDATE shows SET seq = seq + cardinality($2::text[]::uuid[]) WHERE id = $1 RETURNING seq
 )
 INSERT INTO seat_events (show_id, seq, seat_id, status, at)
-SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, $3, $4
-FROM bump, unnest($2::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
+SELECT $1, bump.seq - cardinality($2::text[]::uuid[]) + e.n, e.seat_id, $3, $4
+FROM bump, unnest($2::text[]::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
 
 // Block implements booking.BlockStore.
 func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Blocking, error) {

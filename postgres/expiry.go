@@ -147,11 +147,11 @@ func releaseLapsed(ctx context.Context, tx pgx.Tx, query string, arg any) ([]boo
 // the lock order acyclic.
 const appendEventsSQL = `
 WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING seq
+    UPDATE shows SET seq = seq + cardinality($2::text[]::uuid[]) WHERE id = $1 RETURNING seq
 )
 INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
-SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, $3, e.hold_token, nullif($5::text, '')::uuid, $6
-FROM bump, unnest($2::uuid[], $4::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)`
+SELECT $1, bump.seq - cardinality($2::text[]::uuid[]) + e.n, e.seat_id, $3, e.hold_token, nullif($5::text, '')::uuid, $6
+FROM bump, unnest($2::text[]::uuid[], $4::text[]::uuid[]) WITH ORDINALITY AS e(seat_id, hold_token, n)`
 
 type event struct {
 	status    booking.Status

@@ -20,7 +20,7 @@ FROM (SELECT booking_id, user_id, booked_at, NULL::timestamptz AS cancelled_at, 
       UNION ALL
       SELECT booking_id, user_id, booked_at, cancelled_at, show_id, seat_id FROM cancelled_bookings) AS b
 JOIN seats s ON s.id = b.seat_id JOIN shows sh ON sh.id = b.show_id
-WHERE b.booking_id = ANY($1::uuid[])
+WHERE b.booking_id = ANY($1::text[]::uuid[])
 ORDER BY b.booking_id DESC, length(s.row_label), s.row_label, s.number`
 
 // userSalesSQL finds a page of a user's booking ids, newest first.
@@ -118,11 +118,11 @@ RETURNING s.id`
 // cancelEventsSQL logs the freed seats, numbered below the show's new seq.
 const cancelEventsSQL = `
 WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::uuid[]) WHERE id = $1 RETURNING seq
+    UPDATE shows SET seq = seq + cardinality($2::text[]::uuid[]) WHERE id = $1 RETURNING seq
 )
 INSERT INTO seat_events (show_id, seq, seat_id, status, booking_id, at)
-SELECT $1, bump.seq - cardinality($2::uuid[]) + e.n, e.seat_id, 'available', $3, clock_timestamp()
-FROM bump, unnest($2::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
+SELECT $1, bump.seq - cardinality($2::text[]::uuid[]) + e.n, e.seat_id, 'available', $3, clock_timestamp()
+FROM bump, unnest($2::text[]::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
 
 // Cancel implements booking.SaleStore.
 func (s *Store) Cancel(ctx context.Context, p booking.CancelParams) (booking.Sale, error) {

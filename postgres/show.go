@@ -83,7 +83,7 @@ func (s *Store) SeatMap(ctx context.Context, showID string) (booking.SeatMap, er
 
 // SeatShows implements booking.Catalog.
 func (s *Store) SeatShows(ctx context.Context, seatIDs []string) (map[string]booking.SeatRef, error) {
-	rows, err := s.pool.Query(ctx, "SELECT id, show_id, row_label, number FROM seats WHERE id = ANY($1::uuid[])", seatIDs)
+	rows, err := s.pool.Query(ctx, "SELECT id, show_id, row_label, number FROM seats WHERE id = ANY($1::text[]::uuid[])", seatIDs)
 	if err != nil {
 		return nil, wrap(err, "find seats")
 	}
@@ -104,7 +104,7 @@ ON CONFLICT (id) DO NOTHING`
 const insertSeatsSQL = `
 INSERT INTO seats (id, show_id, row_label, number, category, accessible, x)
 SELECT id, $1, row_label, number, category, accessible, x
-FROM unnest($2::uuid[], $3::text[], $4::int[], $5::text[], $6::boolean[], $7::int[])
+FROM unnest($2::text[]::uuid[], $3::text[], $4::int[], $5::text[], $6::boolean[], $7::int[])
     AS t(id, row_label, number, category, accessible, x)`
 
 // CreateShow adds a show and its seats. It reports false, changing nothing, if a
@@ -269,7 +269,7 @@ const takenSQL = `
 SELECT s.id, s.show_id, coalesce(CASE WHEN s.blocked THEN '' WHEN s.status = 'held' THEN s.holder ELSE b.user_id END, ''),
        CASE WHEN s.status = 'held' AND NOT s.blocked THEN s.hold_expires_at END
 FROM seats s LEFT JOIN bookings b ON s.status = 'booked' AND b.show_id = s.show_id AND b.seat_id = s.id
-WHERE s.id = ANY($1::uuid[]) AND NOT ` + availableSQL
+WHERE s.id = ANY($1::text[]::uuid[]) AND NOT ` + availableSQL
 
 // readTaken returns the seats of seatIDs that are held, booked or blocked now.
 func (s *Store) readTaken(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {

@@ -15,10 +15,11 @@ import (
 // runs on the reader pool and prepares nothing.
 //
 // A write transaction's statements run under its group's context (group),
-// whatever context they are given: one caller's deadline must not interrupt a
-// statement of the group's transaction, which SQLite may answer by rolling
-// back the whole of it, its neighbours' work included. A caller whose
-// deadline passed before its turn is not run at all (runJob).
+// whatever context they are given, and nothing cancels that one (see
+// commitGroup): one caller's deadline must not interrupt a statement of the
+// group's transaction, which SQLite may answer by rolling back the whole of
+// it, its neighbours' work included. A caller whose deadline passed before
+// its turn is not run at all (runJob).
 type txn struct {
 	tx    *sql.Tx
 	prep  *prepared

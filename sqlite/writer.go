@@ -51,8 +51,15 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *txn, now int64) error) err
 
 // commitGroup runs a group of transactions and tells each its outcome. ctx
 // is the group's, not its callers': one caller going away must not abort the
-// others' commit.
+// others' commit. Nor does the group's own deadline interrupt a statement:
+// the driver interrupts SQLite from another goroutine when a context ends,
+// and one that fires as a statement finishes lands on the next one, a
+// ROLLBACK say, which then leaves the connection inside the transaction and
+// every later group failing to begin ("cannot start a transaction within a
+// transaction"). A group's callers wait for it anyway (AwaitRunning); those
+// whose deadline passed before their turn are skipped (runJob).
 func (s *Store) commitGroup(ctx context.Context, group []job) []batch.Result[struct{}] {
+	ctx = context.WithoutCancel(ctx)
 	tx := &txn{prep: s.writes, group: ctx}
 	errs := make([]error, len(group))
 	err := func() error {
@@ -77,7 +84,7 @@ func (s *Store) commitGroup(ctx context.Context, group []job) []batch.Result[str
 		return err
 	}()
 	if err != nil {
-		tx.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		tx.ExecContext(ctx, "ROLLBACK")
 		if len(group) > 1 || errs[0] == nil {
 			err = fmt.Errorf("commit: %w", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestGroupCommitIsolatesFailures: transactions committed together in a group
@@ -63,5 +64,37 @@ func TestClosedStoreRefusesWrites(t *testing.T) {
 	}
 	if err := s.Close(); err == nil {
 		t.Error("a second Close returned nil")
+	}
+}
+
+// TestDeadlinesLeaveTheWriterWorking: transactions whose deadlines pass while
+// their group runs, at every moment of it, never leave the write connection
+// inside a transaction: each group after them begins and commits.
+func TestDeadlinesLeaveTheWriterWorking(t *testing.T) {
+	s, err := Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(ctx context.Context, id string) error {
+		return s.inTx(ctx, func(tx *txn, now int64) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO shows (id, movie_title, starts_at, auditorium, created_at)
+				VALUES (?, 'm', 0, 'a', ?)`, id, now)
+			return err
+		})
+	}
+	for round := range 100 {
+		var wg sync.WaitGroup
+		for i := range 16 {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(t.Context(), time.Duration(i*50)*time.Microsecond)
+				defer cancel()
+				write(ctx, fmt.Sprint("late-", round, "-", i))
+			})
+		}
+		wg.Wait()
+		if err := write(t.Context(), fmt.Sprint("after-", round)); err != nil {
+			t.Fatalf("round %d: a write after writes whose deadlines passed: %v", round, err)
+		}
 	}
 }

@@ -15,12 +15,15 @@ import (
 // lock order cannot matter. Each transition is still one conditional UPDATE
 // decided by the database clock, committed only if every seat asked for changed.
 
-// seatsIn matches the seat ids of a JSON array parameter.
+// seatsIn matches the seat ids of a JSON array parameter. The statements
+// that also name the show write it +show_id: SQLite cannot tell how many ids
+// the array holds, and would otherwise search the show's index and read
+// every seat of the show (all 60 000 of a stadium) instead of the few by id.
 const seatsIn = "id IN (SELECT value FROM json_each(?))"
 
 const holdSQL = `
 UPDATE seats SET status = 'held', hold_token = ?, holder = ?, hold_expires_at = ?, version = version + 1
-WHERE ` + seatsIn + ` AND show_id = ?
+WHERE ` + seatsIn + ` AND +show_id = ?
   AND blocked = 0 AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
 RETURNING id`
 
@@ -87,7 +90,7 @@ WHERE ` + seatsIn + ` AND status = 'held' AND holder = ? AND (? = '' OR hold_tok
 const bookSQL = `
 UPDATE seats SET status = 'booked', booking_id = ?,
     hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
-WHERE ` + seatsIn + ` AND show_id = ?
+WHERE ` + seatsIn + ` AND +show_id = ?
   AND status = 'held' AND holder = ? AND hold_expires_at > ? AND (? = '' OR hold_token = ?)
 RETURNING id`
 
@@ -131,7 +134,7 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 // seatRowsSQL reads seats of a show as a change judges them.
 const seatRowsSQL = `
 SELECT id, status, coalesce(holder, ''), coalesce(hold_token, ''), coalesce(hold_expires_at <= ?, 0) FROM seats
-WHERE ` + seatsIn + ` AND show_id = ?`
+WHERE ` + seatsIn + ` AND +show_id = ?`
 
 // bookFailure explains why a book could not take the failed seats, from the
 // rows as they are in its transaction, by the rule every store shares.
@@ -177,7 +180,7 @@ func bookFailure(ctx context.Context, tx *txn, now int64, p booking.BookParams, 
 const releaseSQL = `
 UPDATE seats SET status = 'available',
     hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
-WHERE ` + seatsIn + ` AND show_id = ?
+WHERE ` + seatsIn + ` AND +show_id = ?
   AND status = 'held' AND holder = ? AND (? = '' OR hold_token = ?)
 RETURNING id`
 

@@ -22,6 +22,11 @@ func TestPlansUseIndexes(t *testing.T) {
 	}{
 		{"sweep", sweepSQL, "USING INDEX seats_hold_expires_idx", []any{0, 100}},
 		{"events", eventsSQL, "(show_id=? AND seq>?)", []any{"show", 0, 100}},
+		// A seat change reads its seats by id, however big their show.
+		{"hold", holdSQL, "(id=?)", []any{"t", "u", 0, `["a"]`, "show", 0}},
+		{"book", bookSQL, "(id=?)", []any{"b", `["a"]`, "show", "u", 0, "", ""}},
+		{"release", releaseSQL, "(id=?)", []any{`["a"]`, "show", "u", "", ""}},
+		{"seat rows", seatRowsSQL, "(id=?)", []any{0, `["a"]`, "show"}},
 	} {
 		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

@@ -97,11 +97,21 @@ func TestFingerprint(t *testing.T) {
 	}
 }
 
+// FuzzFingerprint: the canonical form is a fixed point, and its short way
+// agrees with decoding and encoding again.
 func FuzzFingerprint(f *testing.F) {
-	for _, s := range []string{`{"a":1,"b":[1,2]}`, `[]`, `null`, `{`, `{"a":"\u00e9"}`, ``} {
+	for _, s := range []string{`{"a":1,"b":[1,2]}`, `[]`, `null`, `{`, `{"a":"\u00e9"}`, ``,
+		`{"seatIds":["01a23816-5c46-701a-a0c1-68cad69cb445"],"userId":"u"}`, ` { "b" : 1 , "a" : [ "x" , 1.50 , true ] } `,
+		`{"a":1,"a":2}`, `{"a":{"c":1,"b":2}}`, `{"a":[{"b":1}]}`, `{"a":"<&>"}`, `{"a":1e5,"b":-0}`, `{"":0}`, `{}`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
+		// The short way gives what the long way would, where it goes.
+		if short, ok := plainCanonical([]byte(body)); ok {
+			if long := reencoded([]byte(body)); string(short) != string(long) {
+				t.Fatalf("canonical form of %q: plainCanonical %q, reencoded %q", body, short, long)
+			}
+		}
 		c := canonicalJSON([]byte(body))
 		// Canonical JSON is a fixed point.
 		if again := canonicalJSON(c); string(again) != string(c) {
@@ -133,5 +143,12 @@ func TestResponseRoundTrip(t *testing.T) {
 		if _, err := DecodeResponse([]byte(bad)); err == nil {
 			t.Errorf("DecodeResponse(%q): got nil error", bad)
 		}
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	body := []byte(`{"seatIds":["01a23816-5c46-701a-a0c1-68cad69cb445","01a23816-5c46-701a-a0c1-68cad69cb446"]}`)
+	for b.Loop() {
+		Fingerprint("POST", "/api/seats/hold-bulk", body)
 	}
 }

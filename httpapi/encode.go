@@ -9,10 +9,12 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 
 	"seatmanager/idempotency"
+	"seatmanager/internal/jsonkeys"
 )
 
 // decodeError is a body the API cannot read, with the problem to answer.
@@ -54,6 +56,18 @@ func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *deco
 // checkMembers refuses an object member that encoding/json accepted only
 // because it matches field names case-insensitively, and a member named twice.
 func checkMembers(body []byte, names map[string]bool) *decodeError {
+	if members, _, ok := jsonkeys.Top(body); ok {
+		for i, m := range members {
+			switch {
+			case !names[string(m)]:
+				return &decodeError{problemInvalidJSON, fmt.Sprintf("unknown field %q (field names are case-sensitive)", m)}
+			case slices.ContainsFunc(members[:i], func(o []byte) bool { return bytes.Equal(o, m) }):
+				return &decodeError{problemInvalidJSON, fmt.Sprintf("field %q appears more than once", m)}
+			}
+		}
+		return nil
+	}
+	// Names with escapes in them: read as decoding reads them.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil // null: nothing to check

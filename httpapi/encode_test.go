@@ -28,3 +28,26 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestCheckMembers: a member named twice or named in another case is
+// refused, however its name is written.
+func TestCheckMembers(t *testing.T) {
+	names := map[string]bool{"seatIds": true, "userId": true}
+	for body, want := range map[string]string{
+		`{"seatIds":[],"userId":"u"}`:             "",
+		`{"userId":"a","userId":"b"}`:             `field "userId" appears more than once`,
+		`{"userId":"a","user\u0049d":"b"}`:        `field "userId" appears more than once`,
+		`{"SeatIds":[]}`:                          `unknown field "SeatIds" (field names are case-sensitive)`,
+		`{"seat\u0069ds":[]}`:                     `unknown field "seatids" (field names are case-sensitive)`,
+		`{"userId":{"seatIds":1,"seatIds":2}}`:    "",
+		` { "seatIds" : [ "a" , "b" ] , "x":1 } `: `unknown field "x" (field names are case-sensitive)`,
+	} {
+		got := ""
+		if err := checkMembers([]byte(body), names); err != nil {
+			got = err.detail
+		}
+		if got != want {
+			t.Errorf("checkMembers(%s): got %q, want %q", body, got, want)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+
+	"seatmanager/internal/jsonkeys"
 )
 
 // Fingerprint identifies a request for the purpose of its key: the same method,
@@ -57,42 +59,16 @@ func plainCanonical(body []byte) ([]byte, bool) {
 		return nil, false
 	}
 	c := buf.Bytes()
-	if len(c) < 2 || c[0] != '{' || bytes.IndexByte(c, '\\') >= 0 {
+	if bytes.IndexByte(c, '\\') >= 0 || slices.ContainsFunc(c, func(b byte) bool { return b >= 0x80 }) {
 		return nil, false
 	}
-	for _, b := range c {
-		if b >= 0x80 {
-			return nil, false
-		}
+	names, nested, ok := jsonkeys.Top(c)
+	if !ok || nested {
+		return nil, false // an object inside: its keys may need sorting
 	}
-	var prev []byte
-	depth, afterValue := 0, false
-	for i := 0; i < len(c); i++ {
-		switch b := c[i]; {
-		case b == '{':
-			if depth > 0 {
-				return nil, false // an object inside: its keys may need sorting
-			}
-			depth++
-		case b == '[':
-			depth++
-		case b == '}' || b == ']':
-			depth--
-		case b == ',':
-			afterValue = false
-		case b == '"':
-			end := i + 1 + bytes.IndexByte(c[i+1:], '"')
-			if depth == 1 && !afterValue {
-				// A key of the top object (its values come after a colon).
-				key := c[i+1 : end]
-				if prev != nil && slices.Compare(prev, key) >= 0 {
-					return nil, false // out of order, or named twice
-				}
-				prev = key
-			}
-			i = end
-		case b == ':':
-			afterValue = true
+	for i := 1; i < len(names); i++ {
+		if slices.Compare(names[i-1], names[i]) >= 0 {
+			return nil, false // out of order, or named twice
 		}
 	}
 	return append(c, '\n'), true

@@ -3,6 +3,10 @@
 GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 TESTFLAGS   ?= -race -shuffle=on -count=1 -timeout 30m
+# BENCHFLAGS go to make bench's harness: -quick (every path in minutes, the
+# report in the temp dir), -parts scale,memory, -steady 5s ... (go test -tags
+# bench ./loadtest -args -h lists them).
+BENCHFLAGS  ?=
 
 .DEFAULT_GOAL := help
 
@@ -26,8 +30,8 @@ lint: ## gofmt, go vet and staticcheck
 test: deps lint ## install what is missing, lint, then run every test (unit, PostgreSQL, Redis, fuzz seeds) with -race
 	$(GO) test $(TESTFLAGS) ./...
 
-bench: deps ## measure: calibrate this machine, storm and steady on each backend, Go benchmarks; writes docs/BENCHMARKS.md
-	$(GO) test -tags bench -run TestBenchmarks -count=1 -timeout 30m -v ./loadtest
+bench: deps ## measure (about 15 min): calibrate, storm, steady, scale, memory on each backend, Go benchmarks; writes docs/BENCHMARKS.md
+	$(GO) test -tags bench -run TestBenchmarks -count=1 -timeout 45m -v ./loadtest $(if $(BENCHFLAGS),-args $(BENCHFLAGS))
 
 cluster: ## the production topology from local binaries on loopback (PostgreSQL, Redis primary, replica, 3 sentinels, 2 seatd, HAProxy); Ctrl-C stops it
 	@./scripts/install-deps.sh haproxy

@@ -3,385 +3,203 @@
 package loadtest
 
 import (
-	"bytes"
-	"cmp"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"seatmanager/internal/testenv"
 )
 
 var (
-	out      = flag.String("out", "../docs/BENCHMARKS.md", "where to write the report")
+	out      = flag.String("out", "../docs/BENCHMARKS.md", "where to write the report (default with -quick or -parts: a file in the temp dir)")
 	steadyD  = flag.Duration("steady", 15*time.Second, "how long each steady run lasts")
-	rounds   = flag.Int("rounds", 3, "storm rounds per backend")
-	profiles = flag.String("pprof", "", "if set, a directory to write seatd CPU profiles of the steady runs to")
+	rounds   = flag.Int("rounds", 3, "rounds of each recorded storm")
+	profiles = flag.String("pprof", "", "if set, a directory to write seatd's CPU profiles of the profiled runs to")
+	partList = flag.String("parts", "all", "comma-separated parts to run ("+strings.Join(allParts, ", ")+"), or all")
+	quick    = flag.Bool("quick", false, "short settings to try the harness with (see quickFlags); the report goes to the temp dir unless -out is set")
+
+	calibrateD   = flag.Duration("calibrate", 5*time.Second, "how long each calibration measurement runs")
+	stormVUs     = flag.String("storm-vus", "500,2000,5000", "buyers of the scale curve's storms, comma-separated; the first is the storm of the storm table")
+	steadyCs     = flag.String("steady-workers", "16,64,256", "workers of the scale curve's steady runs, comma-separated; 64 is the steady table's")
+	memoryD      = flag.Duration("memory", 60*time.Second, "how long the steady run whose RSS is sampled lasts")
+	memoryEvery  = flag.Duration("memory-every", 5*time.Second, "how often seatd's RSS is sampled")
+	liveN        = flag.Int("live-sockets", 10000, "sockets of the big live run, on seatd and on calibrate's bare hub")
+	watchN       = flag.Int("watch-pairs", 5, "storms unwatched then watched by 1000 viewers, in turn")
+	contendD     = flag.Duration("contend", 10*time.Second, "how long seatload contend runs")
+	stadiumSeats = flag.Int("stadium-seats", 60000, "seats of the stadium show")
+	benchtime    = flag.String("benchtime", "2s", "-benchtime of the Go benchmarks")
 )
+
+// quickFlags are -quick's settings, for flags not set on the command line:
+// every code path in a few minutes, the figures meaningless.
+var quickFlags = map[string]string{
+	"steady": "2s", "rounds": "1", "calibrate": "1s", "storm-vus": "500,1000", "steady-workers": "8,64",
+	"memory": "10s", "live-sockets": "500", "watch-pairs": "1", "contend": "2s", "stadium-seats": "3000", "benchtime": "1x",
+}
+
+// Parts of the run, which -parts selects.
+const (
+	partCalibrate = "calibrate" // this machine's limits, with the durable PostgreSQL
+	partSQLite    = "sqlite"    // storm and steady on the embedded default
+	partPG        = "pg"        // storm, steady and storage on PostgreSQL + Redis (durable)
+	partFsyncOff  = "fsync-off" // the calibration and PostgreSQL + Redis again on the fsync-off server
+	partNoGate    = "nogate"    // storm on PostgreSQL without the gate
+	partLive      = "live"      // live seat maps on PostgreSQL + Redis
+	partScale     = "scale"     // storms and steady runs of the scale curves
+	partMemory    = "memory"    // seatd's RSS over a long steady run
+	partContend   = "contend"   // gate refusals (seatload contend)
+	partStadium   = "stadium"   // one show of -stadium-seats seats
+	partGoBench   = "gobench"   // the Go benchmarks
+)
+
+var allParts = []string{partCalibrate, partSQLite, partPG, partFsyncOff, partNoGate, partLive, partScale, partMemory, partContend, partStadium, partGoBench}
+
+// parts is the parts selected by -parts.
+type parts map[string]bool
+
+func (p parts) any(names ...string) bool {
+	return slices.ContainsFunc(names, func(n string) bool { return p[n] })
+}
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
 // TestBenchmarks measures, in one run on this machine: its limits (seatload
-// calibrate), then the storm and steady load on each backend, and writes the
+// calibrate, on a durable PostgreSQL and on the tests' fsync-off one), then
+// the storm and steady load on each backend, the scale curves, seatd's
+// memory, gate refusals and a stadium on PostgreSQL + Redis, and writes the
 // figures with their ratios to the limits.
 func TestBenchmarks(t *testing.T) {
+	sel := setUp(t)
 	seatload := build(t, t.TempDir(), "seatload")
-	r := report{started: time.Now()}
+	r := report{started: time.Now(), parts: sel, commands: seatloadCommands(t, seatload)}
 	r.machine = machine(t)
+	progress("seatload built; %s", r.machine)
 
-	calDB := testenv.PostgresURL(t)
-	r.calibration = runJSON[calibration](t, seatload, "calibrate", "-json", "-c", "64", "-duration", "5s",
-		"-pg-url", calDB, "-sqlite-path", filepath.Join(t.TempDir(), "calibrate.db"), "-live-sockets", fmt.Sprint(liveSockets))
-	r.pgVersion = r.calibration.PG.ServerVersion
-
-	redis := testenv.StartRedis(t)
-	for _, b := range []backend{
-		{name: "SQLite, in-process gate (embedded default)", env: map[string]string{"SEATD_DATABASE_URL": filepath.Join(t.TempDir(), "seatd.db")}},
-		{name: "PostgreSQL + Redis", pg: true, live: true, redis: redis.Addr(), env: map[string]string{"SEATD_REDIS_URL": "redis://" + redis.Addr() + "/0"}},
-		{name: "PostgreSQL, no gate", pg: true, stormOnly: true, env: map[string]string{"SEATD_GATE": "false"}},
-	} {
-		t.Run(b.name, func(t *testing.T) { r.results = append(r.results, measure(t, seatload, b)) })
+	durable := testenv.StartPostgres(t, testenv.Durable())
+	r.durableSettings = pgSettings(t, durable.URL(t))
+	if sel[partCalibrate] {
+		progress("this machine's disk: 8 kB writes and fdatasync for %s", *calibrateD)
+		disk := diskSync(t, os.TempDir(), *calibrateD)
+		r.disk = &disk
+		progress("calibrate, durable PostgreSQL (%s each)", *calibrateD)
+		c := calibrate(t, seatload, durable.URL(t), 64, *liveN)
+		r.calibration = &c
+		if c.PG != nil {
+			r.pgVersion = c.PG.ServerVersion
+		}
 	}
-	r.goBench = goBenchmarks()
+	if sel[partFsyncOff] {
+		url := testenv.PostgresURL(t)
+		r.fsyncOffSettings = pgSettings(t, url)
+		progress("calibrate, fsync-off PostgreSQL")
+		c := calibrate(t, seatload, url, 64, 0)
+		r.fsyncOffCalibration = &c
+		if r.pgVersion == "" && c.PG != nil {
+			r.pgVersion = c.PG.ServerVersion
+		}
+	}
+	if sel[partContend] && r.commands["contend"] {
+		progress("calibrate at 256 connections: the hello-world POST rate beside contend's")
+		c := calibrate(t, seatload, "", 256, 0)
+		r.hello256 = &c.Hello
+	}
+
+	for _, b := range backends(sel, durable) {
+		t.Run(b.name, func(t *testing.T) {
+			b.redis = ""
+			if b.withRedis {
+				// A Redis of its own: the demo shows' ids are the same on every
+				// backend, and another's gate keys would refuse its holds.
+				b.redis = testenv.StartRedis(t).Addr()
+			}
+			r.results = append(r.results, measure(t, seatload, b, sel, &r))
+		})
+	}
+	if sel[partGoBench] {
+		progress("Go benchmarks (-benchtime %s)", *benchtime)
+		r.goBench = goBenchmarks()
+	}
 	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(*out, []byte(r.markdown()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("wrote %s", *out)
+	progress("wrote %s", *out)
 }
 
-// backend is one way to run seatd.
-type backend struct {
-	name      string
-	pg        bool
-	redis     string // address, if it uses Redis
-	stormOnly bool
-	live      bool // also measure its live seat maps
-	env       map[string]string
-}
-
-// result is what one backend measured.
-type result struct {
-	backend   backend
-	storm     summary
-	steady    *summary
-	stormXact xactCount // PostgreSQL transactions per storm request
-	// stored is what the storm and the steady run left in the database (and
-	// Redis), per request.
-	stormStored, steadyStored storage
-	// live are the live seat-map runs: liveSockets on one show, 1000 on one
-	// show, and storms unwatched and watched by 1000 viewers, in turn.
-	liveMany, liveThousand *liveResult
-	thousandP99s           []float64 // of the three 1 000-socket runs, lowest first
-	watchPairs             [][2]summary
-}
-
-// liveSockets is the big live run's sockets, on one show, on seatd and on the
-// bare hub of calibrate.
-const liveSockets = 10000
-
-// watchPairs is how many storms, unwatched then watched, are set against each other.
-const watchPairs = 5
-
-// benchSecret is every seatd's SEATD_AUTH_SECRET, which seatload is given
-// (-auth-secret) to sign its users' tokens with. Signed tokens rather than
-// guest sessions: a backend's twelve storms of 500 buyers would open 6 000
-// sessions, past seatd's SEATD_RATE_SESSIONS (1 000 an hour per address), and
-// the run would spend its time opening them; sessions are a setup step
-// seatload does before the timed part anyway, so tokens signed without a
-// request measure the same seat changes.
-const benchSecret = "seatload-bench-secret-of-at-least-32-bytes"
-
-// signed returns the arguments of a seatload run that changes seats, with
-// the flag that has it sign its users' tokens.
-func signed(args ...string) []string { return append(args, "-auth-secret", benchSecret) }
-
-func measure(t *testing.T, seatload string, b backend) result {
-	env := map[string]string{
-		"SEATD_DEMO": "true", "SEATD_DEMO_SHOWS": "400", "SEATD_LOG_LEVEL": "warn",
-		"SEATD_AUTH_SECRET": benchSecret,
-		// The rate limits off: the bench measures seatd's raw throughput
-		// from one load generator, which is one client address. steady's 64
-		// users make thousands of changes a second between them, which
-		// SEATD_RATE_USER (10/s each) and SEATD_RATE_ADDRESS (6000/m) would
-		// cap, failing the run with 429s. A backend's storms run on the same
-		// seatd and would fail too: some 17 000 seat changes in a minute or
-		// two from that one address, past its 6 000 a minute.
-		// SEATD_MAX_HELD_PER_USER stays at its default (10): no storm buyer
-		// holds more than 2 seats at once, no steady worker more than its 4
-		// (-max-seats), no live driver more than 5 (-changes-per-user).
-		"SEATD_RATE_USER": "off", "SEATD_RATE_ADDRESS": "off",
-	}
-	for k, v := range b.env {
-		env[k] = v
-	}
-	var dbURL string
-	if b.pg {
-		dbURL = testenv.PostgresURL(t)
-		env["SEATD_DATABASE_URL"] = dbURL
-	}
-	if *profiles != "" {
-		env["SEATD_PPROF_ADDR"] = "127.0.0.1:0"
-	}
-	// seatd's log (warnings and up) goes along with the run's output.
-	url := testenv.StartSeatd(t, env, testenv.WithSeatdLog(os.Stderr)).URL
-	res := result{backend: b}
-	// The transactions are counted before the warm-up: counting them takes a
-	// wait, and the storm must follow the warm-up at once, as it would in a
-	// server that keeps working (after seconds idle, the first burst is slower).
-	before := xacts(t, dbURL)
-	stored := measureStorage(t, dbURL, b.redis)
-	// One round first, unrecorded: the first requests of a new process fill
-	// its connection pools, caches and heap, which a running server has done.
-	warm := runJSON[summary](t, seatload, signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", "1")...)
-	res.storm = runJSON[summary](t, seatload, signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds))...)
-	if n := warm.Requests + res.storm.Requests; b.pg && n > 0 {
-		after := xacts(t, dbURL)
-		res.stormXact = xactCount{all: float64(after.all-before.all) / float64(n), writes: float64(after.writes-before.writes) / float64(n)}
-		afterStorm := measureStorage(t, dbURL, b.redis)
-		res.stormStored = afterStorm.minus(stored).per(n)
-		stored = afterStorm
-	}
-	if b.live {
-		many := runJSON[liveResult](t, seatload, signed("live", "-json", "-url", url, "-sockets", fmt.Sprint(liveSockets), "-shows", "1")...)
-		// 1 000 sockets three times, the median by p99 recorded: one run's
-		// p99 is a handful of frames, and this machine's speed swings.
-		var thousands []liveResult
-		for range 3 {
-			thousands = append(thousands, runJSON[liveResult](t, seatload, signed("live", "-json", "-url", url, "-sockets", "1000", "-shows", "1")...))
-		}
-		slices.SortFunc(thousands, func(a, b liveResult) int { return cmp.Compare(a.DelayMs.P99, b.DelayMs.P99) })
-		res.liveMany, res.liveThousand = &many, &thousands[1]
-		for _, l := range thousands {
-			res.thousandP99s = append(res.thousandP99s, l.DelayMs.P99)
-		}
-		// The same storm unwatched and watched, in turn: on this machine one
-		// storm's p99 swings by half between identical runs.
-		storm := slices.Clip(signed("storm", "-json", "-url", url, "-vus", "500", "-seats", "10", "-rounds", fmt.Sprint(*rounds)))
-		for range watchPairs {
-			res.watchPairs = append(res.watchPairs, [2]summary{
-				runJSON[summary](t, seatload, storm...),
-				runJSON[summary](t, seatload, append(storm, "-viewers", "1000")...),
-			})
+// setUp applies -quick, checks the flags and returns the parts to run.
+func setUp(t *testing.T) parts {
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *quick {
+		for name, v := range quickFlags {
+			if !set[name] {
+				if err := flag.Set(name, v); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
-	if !b.stormOnly {
-		s := runJSON[summary](t, seatload, signed("steady", "-json", "-url", url, "-c", "64", "-duration", steadyD.String())...)
-		res.steady = &s
-		if b.pg && s.Requests > 0 {
-			res.steadyStored = measureStorage(t, dbURL, b.redis).minus(stored).per(s.Requests)
+	sel := parts{}
+	for p := range strings.SplitSeq(*partList, ",") {
+		switch p = strings.TrimSpace(p); {
+		case p == "all":
+			for _, q := range allParts {
+				sel[q] = true
+			}
+		case slices.Contains(allParts, p):
+			sel[p] = true
+		default:
+			t.Fatalf("-parts: no part %q; the parts are %s, or all", p, strings.Join(allParts, ", "))
 		}
 	}
-	return res
-}
-
-// storage is the bytes of seatd's tables (indexes and TOAST included) and of
-// Redis's memory.
-type storage struct {
-	tables map[string]float64
-	redis  float64
-}
-
-// storedTables are the tables seat changes and their answers grow.
-var storedTables = []string{"receipts", "seat_events", "holds", "bookings", "seats"}
-
-func measureStorage(t *testing.T, url, redisAddr string) storage {
-	st := storage{tables: map[string]float64{}}
-	if url == "" {
-		return st
+	if (*quick || *partList != "all") && !set["out"] {
+		// A short or partial run must not overwrite the full run's report.
+		*out = filepath.Join(os.TempDir(), "BENCHMARKS.md")
 	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
+	if len(stormScale()) == 0 || len(steadyScale()) == 0 {
+		t.Fatal("-storm-vus and -steady-workers need one number each at least")
 	}
-	defer conn.Close(t.Context())
-	for _, table := range storedTables {
-		var n int64
-		if err := conn.QueryRow(t.Context(), "SELECT pg_total_relation_size($1::regclass)", table).Scan(&n); err != nil {
-			t.Fatal(err)
+	checkFiles(t, slices.Max(stormScale()))
+	started = time.Now()
+	progress("parts %s; steady %s, storms of %d rounds; report to %s", strings.Join(slices.Sorted(func(yield func(string) bool) {
+		for p := range sel {
+			if !yield(p) {
+				return
+			}
 		}
-		st.tables[table] = float64(n)
-	}
-	if redisAddr != "" {
-		out, err := exec.Command("redis-cli", "-h", strings.Split(redisAddr, ":")[0], "-p", strings.Split(redisAddr, ":")[1], "INFO", "memory").Output()
-		if err != nil {
-			t.Fatalf("redis-cli INFO memory: %v", err)
+	}), ","), *steadyD, *rounds, *out)
+	return sel
+}
+
+// stormScale and steadyScale are -storm-vus and -steady-workers.
+func stormScale() []int  { return ints("storm-vus", *stormVUs) }
+func steadyScale() []int { return ints("steady-workers", *steadyCs) }
+
+func ints(name, list string) []int {
+	var out []int
+	for f := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			panic(fmt.Sprintf("-%s: %q is not a positive number", name, f))
 		}
-		if m := regexp.MustCompile(`used_memory:(\d+)`).FindSubmatch(out); m != nil {
-			fmt.Sscan(string(m[1]), &st.redis)
-		}
+		out = append(out, n)
 	}
-	return st
+	return out
 }
 
-func (s storage) minus(o storage) storage {
-	d := storage{tables: map[string]float64{}, redis: s.redis - o.redis}
-	for k, v := range s.tables {
-		d.tables[k] = v - o.tables[k]
-	}
-	return d
-}
+// started is when the run started, for progress.
+var started = time.Now()
 
-func (s storage) per(n int) storage {
-	d := storage{tables: map[string]float64{}, redis: s.redis / float64(n)}
-	for k, v := range s.tables {
-		d.tables[k] = v / float64(n)
-	}
-	return d
-}
-
-// xactCount is database transactions: all of them, and those that wrote
-// (that were given a transaction id).
-type xactCount struct{ all, writes float64 }
-
-// xacts counts the database's committed and rolled-back transactions so far,
-// and the transaction ids handed out, one to each transaction that writes (the
-// server's counter, which only seatd advances during a run).
-func xacts(t *testing.T, url string) struct{ all, writes int64 } {
-	var n struct{ all, writes int64 }
-	if url == "" {
-		return n
-	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	// Each backend flushes its statistics when it goes idle, but at most once
-	// a second, and otherwise within 10 s (PostgreSQL 15's idle interval): a
-	// shorter wait counted some of the storm's transactions and missed others.
-	time.Sleep(11 * time.Second)
-	conn.Exec(t.Context(), "SELECT pg_stat_clear_snapshot()")
-	if err := conn.QueryRow(t.Context(), `SELECT xact_commit + xact_rollback, pg_snapshot_xmax(pg_current_snapshot())::text::bigint
-		FROM pg_stat_database WHERE datname = current_database()`).Scan(&n.all, &n.writes); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func build(t *testing.T, dir, name string) string {
-	path := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", path, "seatmanager/cmd/"+name)
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %s: %v\n%s", name, err, b)
-	}
-	return path
-}
-
-// runJSON runs seatload with args and decodes its JSON output.
-func runJSON[T any](t *testing.T, seatload string, args ...string) T {
-	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(t.Context(), seatload, args...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var v T
-	if jerr := json.Unmarshal(stdout.Bytes(), &v); jerr != nil {
-		t.Fatalf("seatload %s: %v (%v)\nstdout: %s\nstderr: %s", strings.Join(args, " "), err, jerr, stdout.Bytes(), stderr.Bytes())
-	}
-	if err != nil {
-		t.Errorf("seatload %s failed: %v\nstderr: %s", strings.Join(args, " "), err, stderr.Bytes())
-	}
-	return v
-}
-
-func machine(t *testing.T) string {
-	model := "unknown CPU"
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		if m := regexp.MustCompile(`(?m)^model name\s*:\s*(.+)$`).FindSubmatch(b); m != nil {
-			model = string(m[1])
-		}
-	}
-	mem := ""
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		if m := regexp.MustCompile(`(?m)^MemTotal:\s*(\d+) kB`).FindSubmatch(b); m != nil {
-			var kb int64
-			fmt.Sscan(string(m[1]), &kb)
-			mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
-		}
-	}
-	redis := "redis-server"
-	if b, err := exec.Command("redis-server", "--version").Output(); err == nil {
-		redis = strings.TrimSpace(string(b))
-	}
-	return fmt.Sprintf("%d CPUs (%s)%s; %s; %s", runtime.NumCPU(), model, mem, runtime.Version(), redis)
-}
-
-// The parts of seatload's JSON output the report reads.
-
-type latencyMs struct{ P50, P90, P99, Max float64 }
-
-type route struct {
-	Route      string
-	Count      int
-	Statuses   map[string]int
-	Throughput float64
-	LatencyMs  latencyMs
-}
-
-type summary struct {
-	Requests    int
-	WallSeconds float64
-	Throughput  float64
-	Routes      []route
-	Errors      struct{ Transport, ServerErrors, Unexpected int }
-	Storm       *struct{ Winners, Losers, LosersAnswered, SeatsBooked, Viewers, Converged int }
-	Steady      *struct {
-		Holds, Books, Releases int
-		CyclesPerSecond        float64
-		StoppedBy              string
-	}
-	Verification struct{ OK bool }
-	OK           bool
-}
-
-func (s summary) route(name string) route {
-	for _, r := range s.Routes {
-		if r.Route == name {
-			return r
-		}
-	}
-	return route{}
-}
-
-type loop struct {
-	What      string
-	Ops       int
-	PerSecond float64
-	LatencyMs latencyMs
-	Deadlocks int
-	Errors    int
-}
-
-type calibration struct {
-	Concurrency int
-	Hello       loop
-	PG          *struct {
-		ServerVersion      string
-		Random, Hot, Store loop
-	}
-	SQLite loop
-	Live   *liveResult
-}
-
-type liveResult struct {
-	Sockets, Shows, Changes int
-	DelayMs, LastSocketMs   latencyMs
-	Missed, Lagging, Errors int
-	ConnectSeconds          float64
-	BytesPerSocket          float64
-	OK                      bool
+// progress prints a line saying where the run is, with the time since it
+// started, so that a long run can be followed (go test -v shows it at once).
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench %6s  %s\n", time.Since(started).Round(time.Second), fmt.Sprintf(format, args...))
 }

@@ -13,56 +13,198 @@ import (
 
 // report is the measured run, written as docs/BENCHMARKS.md.
 type report struct {
-	started     time.Time
-	machine     string
-	pgVersion   string
-	calibration calibration
-	results     []result
-	goBench     string
+	started  time.Time
+	parts    parts
+	commands map[string]bool // seatload's
+	machine  string
+	// pgVersion and the durability settings of the two servers, as they
+	// report them.
+	pgVersion                         string
+	durableSettings, fsyncOffSettings string
+	// calibration is on the durable PostgreSQL; fsyncOffCalibration on the
+	// tests' server; hello256 the hello-world POST at contend's concurrency.
+	calibration         *calibration
+	fsyncOffCalibration *calibration
+	hello256            *loop
+	disk                *loop // one 8 kB write and fdatasync at a time, on the disk of PostgreSQL's data
+	results             []result
+	goBench             string
 }
 
 // historyMarker starts the hand-written part of the file, which a new run keeps.
 const historyMarker = "<!-- history: kept across runs -->"
 
+// result returns the result of the backend named name, or nil.
+func (r report) result(name string) *result {
+	for i := range r.results {
+		if r.results[i].backend.name == name {
+			return &r.results[i]
+		}
+	}
+	return nil
+}
+
+// limitsOf returns the calibration b's figures are read against: the one
+// on its own PostgreSQL server, or for SQLite either.
+func (r report) limitsOf(b backend) *calibration {
+	if b.fsyncOff || r.calibration == nil {
+		return r.fsyncOffCalibration
+	}
+	return r.calibration
+}
+
 func (r report) markdown() string {
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	c := r.calibration
 	p("# Benchmarks\n\n")
-	p("Measured by `make bench` on %s, on %s; PostgreSQL %s.\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.machine, r.pgVersion)
+	p("Measured by `make bench` on %s, on %s; PostgreSQL %s. The run took %.0f minutes.\n\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.machine, r.pgVersion,
+		time.Since(started).Minutes())
+	if missing := r.missingParts(); missing != "" {
+		p("**A partial run** (`-parts`): %s not measured.\n\n", missing)
+	}
 	p("Absolute figures drift with the machine and its neighbours, so each is set against a limit\n")
 	p("of this machine measured in the same run (`seatload calibrate`). Load generator, seatd,\n")
-	p("PostgreSQL and Redis share the same cores. PostgreSQL is the one the tests start\n")
-	p("(`internal/testenv`: fsync off), for the calibration and for seatd alike.\n\n")
+	p("PostgreSQL and Redis share the same cores.\n\n")
+	p("PostgreSQL is durable, as in production: a server of its own started for the run\n")
+	p("(`testenv.StartPostgres(t, testenv.Durable())`; as it reports them: %s), for the\n", r.durableSettings)
+	p("calibration and for seatd alike. The tests' server (`internal/testenv`'s shared one: %s)\n", orDash(r.fsyncOffSettings))
+	p("is measured beside it: its calibration, and PostgreSQL + Redis's storm and steady run on it\n")
+	p("(\"fsync off\"). SQLite is durable too: seatd's SQLite store and the calibration's bare UPDATE\n")
+	p("both commit with synchronous=FULL in WAL mode (an fsync per commit).\n\n")
 	p("Commands, as `make bench` runs them (see `loadtest/bench_test.go`):\n\n")
-	p("    seatload calibrate -c 64 -duration 5s -pg-url $PG -sqlite-path $TMP/calibrate.db\n")
-	p("    SEATD_DEMO=true SEATD_DEMO_SHOWS=400 SEATD_AUTH_SECRET=$SECRET SEATD_RATE_USER=off SEATD_RATE_ADDRESS=off seatd\n")
-	p("        # with SEATD_DATABASE_URL, SEATD_REDIS_URL, SEATD_GATE per backend; rate limits off: one address, raw throughput\n")
+	p("    seatload calibrate -c 64 -duration %s -pg-url $PG -sqlite-path $TMP/calibrate.db -live-sockets %d   # durable $PG\n", *calibrateD, *liveN)
+	p("    seatload calibrate -c 64 -duration %s -pg-url $PG_FSYNC_OFF -sqlite-path $TMP/calibrate.db\n", *calibrateD)
+	p("    seatload calibrate -c %d -duration %s -sqlite-path $TMP/calibrate.db    # the hello-world rate at contend's concurrency\n", contendWorkers, *calibrateD)
+	p("    SEATD_DEMO=true SEATD_DEMO_SHOWS=400 SEATD_AUTH_SECRET=$SECRET SEATD_RATE_USER=off SEATD_RATE_ADDRESS=off SEATD_MAX_REQUESTS=%d \\\n", maxRequests())
+	p("      SEATD_PPROF_ADDR=$OPS seatd\n")
+	p("        # with SEATD_DATABASE_URL, SEATD_REDIS_URL, SEATD_GATE per backend, and SEATD_DEMO_SHOWS=%d on PostgreSQL + Redis;\n", pgDemoShows)
+	p("        # rate limits off: one address, raw throughput; SEATD_MAX_REQUESTS above the largest storm, so every buyer is let in\n")
 	p("    seatload storm -vus 500 -seats 10 -rounds 1 -url $SEATD -auth-secret $SECRET        # warm-up, not recorded\n")
 	p("    seatload storm -vus 500 -seats 10 -rounds %d -url $SEATD -auth-secret $SECRET\n", *rounds)
 	p("    seatload steady -c 64 -duration %s -url $SEATD -auth-secret $SECRET       # hold 1–4 seats, then book or release (half each)\n\n", *steadyD)
-	p("seatload signs each user's bearer token with seatd's secret (no guest sessions).\n\n")
+	p("seatload signs each user's bearer token with seatd's secret (no guest sessions). Every\n")
+	p("recorded storm and steady run is profiled (see *Where seatd's CPU goes*); the profiler\n")
+	p("costs seatd a few per cent.\n\n")
 
-	p("## This machine's limits\n\n")
-	p("| limit (64 concurrent) | rate | p50 | p99 |\n|---|---:|---:|---:|\n")
-	p("| hello-world JSON POST, separate process, seatload's HTTP client | %.0f req/s | %.2f ms | %.2f ms |\n", c.Hello.PerSecond, c.Hello.LatencyMs.P50, c.Hello.LatencyMs.P99)
-	if c.PG != nil {
-		p("| bare 4-seat conditional hold UPDATE, PostgreSQL, 4 random of 10 000 seats | %.0f /s | %.2f ms | %.2f ms |\n", c.PG.Random.PerSecond, c.PG.Random.LatencyMs.P50, c.PG.Random.LatencyMs.P99)
-		p("| the same plain UPDATE … WHERE id = ANY(…) on 4 of 10 hot seats | %.0f /s (%d deadlocks) | %.2f ms | %.2f ms |\n", c.PG.Hot.PerSecond, c.PG.Hot.Deadlocks, c.PG.Hot.LatencyMs.P50, c.PG.Hot.LatencyMs.P99)
-		p("| seatd's own seat change (hold 1–4 seats, or release them) through its PostgreSQL store, in process: no HTTP, no Redis (%.0f %% of the bare UPDATE) | %.0f /s | %.2f ms | %.2f ms |\n",
-			100*c.PG.Store.PerSecond/c.PG.Random.PerSecond, c.PG.Store.PerSecond, c.PG.Store.LatencyMs.P50, c.PG.Store.LatencyMs.P99)
+	r.limits(p)
+	r.storms(p)
+	r.steadies(p)
+	r.fsyncOff(p)
+	r.scale(p)
+	r.cpu(p)
+	r.memory(p)
+	r.contend(p)
+	r.stadium(p)
+	r.live(p)
+	r.storage(p)
+	if r.goBench != "" {
+		p("\n## Go benchmarks\n\n    go test -run '^$' -bench . -benchtime %s ./memory ./redis ./sqlite ./postgres ./httpapi\n\n", *benchtime)
+		p("In-process handlers are read against `BenchmarkHTTP/Hello`, a bare JSON POST handler.\n\n```\n%s```\n", r.goBench)
 	}
-	p("| bare 4-seat conditional hold UPDATE, SQLite, one writer, synchronous=FULL | %.0f /s | %.2f ms | %.2f ms |\n\n", c.SQLite.PerSecond, c.SQLite.LatencyMs.P50, c.SQLite.LatencyMs.P99)
+	p("\n%s\n", historyMarker)
+	if old, err := os.ReadFile(*out); err == nil {
+		if _, kept, ok := strings.Cut(string(old), historyMarker); ok {
+			p("%s", strings.TrimLeft(kept, "\n"))
+		}
+	}
+	return b.String()
+}
 
+// printer is markdown's p.
+type printer func(format string, args ...any)
+
+// missingParts names the parts -parts left out, or "".
+func (r report) missingParts() string {
+	var missing []string
+	for _, part := range allParts {
+		if !r.parts[part] {
+			missing = append(missing, part)
+		}
+	}
+	return strings.Join(missing, ", ")
+}
+
+func (r report) limits(p printer) {
+	d, f := r.calibration, r.fsyncOffCalibration
+	if d == nil && f == nil {
+		return
+	}
+	p("## This machine's limits\n\n")
+	p("Two calibrations, one on each PostgreSQL server; the rows without PostgreSQL were measured\n")
+	p("in both, and the two figures say how much the machine drifts between them.\n\n")
+	p("| limit (64 concurrent) | durable: rate | p50 | p99 | fsync off: rate | p50 | p99 |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	row := func(name string, get func(c *calibration) *loop, unit string) {
+		p("| %s |", name)
+		for _, c := range []*calibration{d, f} {
+			var l *loop
+			if c != nil {
+				l = get(c)
+			}
+			if l == nil {
+				p(" – | – | – |")
+				continue
+			}
+			extra := ""
+			if l.Deadlocks > 0 {
+				extra = fmt.Sprintf(" (%d deadlocks)", l.Deadlocks)
+			}
+			p(" %.0f %s%s | %.2f ms | %.2f ms |", l.PerSecond, unit, extra, l.LatencyMs.P50, l.LatencyMs.P99)
+		}
+		p("\n")
+	}
+	pg := func(get func(c *calibration) *loop) func(c *calibration) *loop {
+		return func(c *calibration) *loop {
+			if c.PG == nil {
+				return nil
+			}
+			return get(c)
+		}
+	}
+	row("hello-world JSON POST, separate process, seatload's HTTP client", func(c *calibration) *loop { return &c.Hello }, "req/s")
+	row("bare 4-seat conditional hold UPDATE, PostgreSQL, 4 random of 10 000 seats", pg(func(c *calibration) *loop { return &c.PG.Random }), "/s")
+	row("the same plain UPDATE … WHERE id = ANY(…) on 4 of 10 hot seats", pg(func(c *calibration) *loop { return &c.PG.Hot }), "/s")
+	row("seatd's own seat change (hold 1–4 seats, or release them) through its PostgreSQL store, in process: no HTTP, no Redis", pg(func(c *calibration) *loop { return &c.PG.Store }), "/s")
+	row("bare 4-seat conditional hold UPDATE, SQLite, one writer, synchronous=FULL", func(c *calibration) *loop { return &c.SQLite }, "/s")
+	if storeShare := func(c *calibration) float64 { return c.PG.Store.PerSecond / c.PG.Random.PerSecond }; pct(d, storeShare) != "–" || pct(f, storeShare) != "–" {
+		p("\nseatd's store alone makes %s of the bare UPDATE's rate on the durable server, %s on the fsync-off one.\n",
+			pct(d, storeShare), pct(f, storeShare))
+	}
+	if l := r.disk; l != nil {
+		p("\nThis machine's disk, on the file system of PostgreSQL's data dirs: one 8 kB write and\n")
+		p("fdatasync at a time, as a durable commit waits for its WAL, %.0f /s (p50 %.3f ms, p99 %.3f ms).\n",
+			l.PerSecond, l.LatencyMs.P50, l.LatencyMs.P99)
+	}
+	if h := r.hello256; h != nil {
+		p("\nAt %d concurrent connections (contend's), the hello-world JSON POST makes %.0f req/s (p50 %.2f ms, p99 %.2f ms).\n",
+			contendWorkers, h.PerSecond, h.LatencyMs.P50, h.LatencyMs.P99)
+	}
+	p("\n")
+}
+
+// pct formats f(c) as a percentage, or "–" without c or its PostgreSQL figures.
+func pct(c *calibration, f func(c *calibration) float64) string {
+	if c == nil || c.PG == nil || c.PG.Random.PerSecond == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f %%", 100*f(c))
+}
+
+func (r report) storms(p printer) {
+	if !slices.ContainsFunc(r.results, func(res result) bool { return res.storm != nil }) {
+		return
+	}
 	p("## Storm: %d rounds of 500 buyers at once on the same 10 seats\n\n", *rounds)
 	p("Each buyer holds 1–2 of the round's seats and books them if the hold succeeded.\n\n")
 	p("| backend | hold p50 | hold p99 | hold max | book p99 | winners / losers | failures | verified | database transactions per request (warm-up included) | of which wrote |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|\n")
 	for _, res := range r.results {
 		s := res.storm
+		if s == nil {
+			continue
+		}
 		h, bk := s.route("hold"), s.route("book")
 		xact, wrote := "–", "–"
-		if res.backend.pg {
+		if res.backend.counted {
 			xact, wrote = fmt.Sprintf("%.2f", res.stormXact.all), fmt.Sprintf("%.2f", res.stormXact.writes)
 		}
 		winners, losers := 0, 0
@@ -71,7 +213,7 @@ func (r report) markdown() string {
 		}
 		p("| %s | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %d / %d | %d | %v | %s | %s |\n", res.backend.name,
 			h.LatencyMs.P50, h.LatencyMs.P99, h.LatencyMs.Max, bk.LatencyMs.P99, winners, losers,
-			s.Errors.Transport+s.Errors.ServerErrors+s.Errors.Unexpected, s.Verification.OK, xact, wrote)
+			s.failures(), s.Verification.OK, xact, wrote)
 	}
 	p("\nTargets: PostgreSQL + Redis hold p99 ≤ 50 ms, the losers answered at the gate without\n")
 	p("a database write (a refused buyer's answer is stored in a group commit shared with the\n")
@@ -79,11 +221,18 @@ func (r report) markdown() string {
 	p("by the requests asking at once, so the transactions per request stay well below one);\n")
 	p("PostgreSQL without a gate: no deadlock and no 5xx (failures 0), its row locks taken in\n")
 	p("seat-id order.\n\n")
+}
 
+func (r report) steadies(p printer) {
+	if !slices.ContainsFunc(r.results, func(res result) bool { return res.steady != nil }) {
+		return
+	}
 	p("## Steady: 64 workers, %s\n\n", *steadyD)
 	p("Write requests are holds, books and releases; the ratio sets them against the bare\n")
-	p("UPDATE of the same database above (each request is a transaction with that UPDATE in it),\n")
-	p("and, on PostgreSQL, against seatd's own seat change through its store without HTTP or Redis.\n\n")
+	p("UPDATE of the same database above (each request is a transaction with that UPDATE in it:\n")
+	p("SQLite's against SQLite's, each PostgreSQL server's against its own), and, on PostgreSQL,\n")
+	p("against seatd's own seat change through its store without HTTP or Redis. Both SQLite\n")
+	p("figures commit with synchronous=FULL: an fsync per commit, like the durable PostgreSQL.\n\n")
 	p("| backend | write requests/s | cycles/s | hold p50 | hold p99 | book p99 | ratio to bare UPDATE | target | ratio to the store alone | verified |\n")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, res := range r.results {
@@ -91,37 +240,87 @@ func (r report) markdown() string {
 		if s == nil {
 			continue
 		}
-		writes := s.route("hold").Throughput + s.route("book").Throughput + s.route("release").Throughput
-		bare, target := c.SQLite.PerSecond, "≥ 50 %"
-		if res.backend.pg && c.PG != nil {
-			bare, target = c.PG.Random.PerSecond, "≥ 70 %"
+		writes := s.writes()
+		c := r.limitsOf(res.backend)
+		toBare, target, toStore := "–", "≥ 50 %", "–"
+		if res.backend.usesPG() {
+			target = "≥ 70 %"
+		}
+		switch {
+		case c == nil:
+		case res.backend.usesPG() && c.PG != nil:
+			toBare = fmt.Sprintf("%.0f %%", 100*writes/c.PG.Random.PerSecond)
+			toStore = fmt.Sprintf("%.0f %%", 100*writes/c.PG.Store.PerSecond)
+		case !res.backend.usesPG():
+			toBare = fmt.Sprintf("%.0f %%", 100*writes/c.SQLite.PerSecond)
 		}
 		cycles := 0.0
 		if s.Steady != nil {
 			cycles = s.Steady.CyclesPerSecond
 		}
-		toStore := "–"
-		if res.backend.pg && c.PG != nil && c.PG.Store.PerSecond > 0 {
-			toStore = fmt.Sprintf("%.0f %%", 100*writes/c.PG.Store.PerSecond)
-		}
-		p("| %s | %.0f | %.0f | %.1f ms | %.1f ms | %.1f ms | %.0f %% | %s | %s | %v |\n", res.backend.name, writes, cycles,
+		p("| %s | %.0f | %.0f | %.1f ms | %.1f ms | %.1f ms | %s | %s | %s | %v |\n", res.backend.name, writes, cycles,
 			s.route("hold").LatencyMs.P50, s.route("hold").LatencyMs.P99, s.route("book").LatencyMs.P99,
-			100*writes/bare, target, toStore, s.Verification.OK)
+			toBare, target, toStore, s.Verification.OK)
 	}
+	p("\n")
+}
+
+// fsyncOff sets the durable server's figures beside the fsync-off one's.
+func (r report) fsyncOff(p printer) {
+	d, f := r.result(namePGRedis), r.result(nameFsyncOff)
+	dc, fc := r.calibration, r.fsyncOffCalibration
+	if fc == nil && f == nil {
+		return
+	}
+	p("## Durable against fsync off\n\n")
+	p("The same measurements on the two PostgreSQL servers of this run: what waiting for the\n")
+	p("WAL's flush at each commit costs.\n\n")
+	p("| figure | durable | fsync off | durable / fsync off |\n|---|---:|---:|---:|\n")
+	row := func(name, unit string, dv, fv float64, ok bool) {
+		if !ok {
+			return
+		}
+		ratio := "–"
+		if fv != 0 {
+			ratio = fmt.Sprintf("%.2f", dv/fv)
+		}
+		p("| %s | %.1f %s | %.1f %s | %s |\n", name, dv, unit, fv, unit, ratio)
+	}
+	if dc != nil && fc != nil && dc.PG != nil && fc.PG != nil {
+		row("bare 4-seat hold UPDATE, 64 concurrent", "/s", dc.PG.Random.PerSecond, fc.PG.Random.PerSecond, true)
+		row("bare UPDATE p99", "ms", dc.PG.Random.LatencyMs.P99, fc.PG.Random.LatencyMs.P99, true)
+		row("seatd's seat change through its store, in process", "/s", dc.PG.Store.PerSecond, fc.PG.Store.PerSecond, true)
+	}
+	if d != nil && f != nil {
+		if d.steady != nil && f.steady != nil {
+			row("PostgreSQL + Redis steady, write requests", "/s", d.steady.writes(), f.steady.writes(), true)
+			row("PostgreSQL + Redis steady, hold p99", "ms", d.steady.route("hold").LatencyMs.P99, f.steady.route("hold").LatencyMs.P99, true)
+		}
+		if d.storm != nil && f.storm != nil {
+			row("PostgreSQL + Redis storm, hold p99", "ms", d.storm.route("hold").LatencyMs.P99, f.storm.route("hold").LatencyMs.P99, true)
+		}
+	}
+	p("\n")
+}
+
+func (r report) live(p printer) {
 	for _, res := range r.results {
 		if res.liveMany == nil {
 			continue
 		}
-		hub := c.Live
+		var hub *liveResult
+		if r.calibration != nil {
+			hub = r.calibration.Live
+		}
 		p("\n## Live seat maps: %s\n\n", res.backend.name)
 		p("`seatload live` opens the sockets on one show, then holds 50 of its seats through the API, one every\n")
 		p("20 ms; each socket measures each event's delay from its commit (the event's `at`) to its arrival.\n")
 		p("The limit is a bare coder/websocket broadcast hub in a process of its own (`seatload calibrate\n")
 		p("-live-sockets`), loaded the same way: a snapshot per socket, each change encoded once for all.\n\n")
-		p("    seatload calibrate -live-sockets %d ...\n", liveSockets)
-		p("    seatload live -sockets %d -shows 1 -url $SEATD -auth-secret $SECRET\n    seatload live -sockets 1000 -shows 1 -url $SEATD -auth-secret $SECRET   # 3 times\n", liveSockets)
+		p("    seatload calibrate -live-sockets %d ...\n", *liveN)
+		p("    seatload live -sockets %d -shows 1 -url $SEATD -auth-secret $SECRET\n    seatload live -sockets 1000 -shows 1 -url $SEATD -auth-secret $SECRET   # 3 times\n", *liveN)
 		p("    seatload storm -vus 500 -seats 10 -rounds %d -url $SEATD -auth-secret $SECRET                 # then the same with:\n", *rounds)
-		p("    seatload storm -vus 500 -seats 10 -rounds %d -viewers 1000 -url $SEATD -auth-secret $SECRET   # %d times in turn\n\n", *rounds, watchPairs)
+		p("    seatload storm -vus 500 -seats 10 -rounds %d -viewers 1000 -url $SEATD -auth-secret $SECRET   # %d times in turn\n\n", *rounds, *watchN)
 		p("| run | delay p50 | delay p99 | delay max | to the last socket p99 | memory per socket | missed / lagging | target |\n")
 		p("|---|---:|---:|---:|---:|---:|---:|---|\n")
 		row := func(name string, l *liveResult, target string) {
@@ -132,6 +331,8 @@ func (r report) markdown() string {
 			row(fmt.Sprintf("bare hub, %d sockets", hub.Sockets), hub, "the limit")
 			row(fmt.Sprintf("seatd, %d sockets (p99 %.2f×, memory %.2f× the hub's)", res.liveMany.Sockets,
 				res.liveMany.DelayMs.P99/hub.DelayMs.P99, res.liveMany.BytesPerSocket/hub.BytesPerSocket), res.liveMany, "≤ 1.2× both")
+		} else {
+			row(fmt.Sprintf("seatd, %d sockets (no calibration in this run)", res.liveMany.Sockets), res.liveMany, "≤ 1.2× the hub's")
 		}
 		row(fmt.Sprintf("seatd, 1000 sockets (the median of 3 runs by p99: %s ms)", joinMs(res.thousandP99s)), res.liveThousand, "p99 ≤ 50 ms")
 		if len(res.watchPairs) > 0 {
@@ -153,14 +354,10 @@ func (r report) markdown() string {
 			p("\nMedian ratio %.2f× (target ≤ 1.2×).\n", ratios[len(ratios)/2])
 		}
 	}
+}
 
-	p("\n## Storage per request\n\n")
-	p("Bytes that the storm (mostly refusals) and the steady run (holds, books, releases) left\n")
-	p("in each table, indexes included, divided by the requests that left them; with Redis,\n")
-	p("Redis's memory too (gate keys, hold keys, answers cached for 10 minutes). Receipts are\n")
-	p("kept for 24 h (`SEATD_IDEMPOTENCY_TTL`), refusals' for 10 min\n")
-	p("(`SEATD_IDEMPOTENCY_REFUSAL_TTL`), and then swept; events, holds and bookings stay.\n\n")
-	p("| backend | run | %s | all tables | Redis |\n|---|---|%s---:|---:|\n", strings.Join(storedTables, " | "), strings.Repeat("---:|", len(storedTables)))
+func (r report) storage(p printer) {
+	var rows []string
 	for _, res := range r.results {
 		for _, run := range []struct {
 			name string
@@ -169,35 +366,37 @@ func (r report) markdown() string {
 			if len(run.st.tables) == 0 {
 				continue
 			}
-			p("| %s | %s |", res.backend.name, run.name)
+			row := fmt.Sprintf("| %s | %s |", res.backend.name, run.name)
 			total := 0.0
 			for _, table := range storedTables {
-				p(" %.0f B |", run.st.tables[table])
+				row += fmt.Sprintf(" %.0f B |", run.st.tables[table])
 				total += run.st.tables[table]
 			}
 			redis := "–"
-			if res.backend.redis != "" {
+			if res.backend.withRedis {
 				redis = fmt.Sprintf("%.0f B", run.st.redis)
 			}
-			p(" %.0f B | %s |\n", total, redis)
+			rows = append(rows, row+fmt.Sprintf(" %.0f B | %s |\n", total, redis))
 		}
 	}
-	if r.goBench != "" {
-		p("\n## Go benchmarks\n\n    go test -run '^$' -bench . -benchtime 2s ./memory ./redis ./sqlite ./postgres ./httpapi\n\n")
-		p("In-process handlers are read against `BenchmarkHTTP/Hello`, a bare JSON POST handler.\n\n```\n%s```\n", r.goBench)
+	if len(rows) == 0 {
+		return
 	}
-	p("\n%s\n", historyMarker)
-	if old, err := os.ReadFile(*out); err == nil {
-		if _, kept, ok := strings.Cut(string(old), historyMarker); ok {
-			p("%s", strings.TrimLeft(kept, "\n"))
-		}
+	p("\n## Storage per request\n\n")
+	p("Bytes that the storm (mostly refusals) and the steady run (holds, books, releases) left\n")
+	p("in each table, indexes included, divided by the requests that left them; with Redis,\n")
+	p("Redis's memory too (gate keys, hold keys, answers cached for 10 minutes). Receipts are\n")
+	p("kept for 24 h (`SEATD_IDEMPOTENCY_TTL`), refusals' for 10 min\n")
+	p("(`SEATD_IDEMPOTENCY_REFUSAL_TTL`), and then swept; events, holds and bookings stay.\n\n")
+	p("| backend | run | %s | all tables | Redis |\n|---|---|%s---:|---:|\n", strings.Join(storedTables, " | "), strings.Repeat("---:|", len(storedTables)))
+	for _, row := range rows {
+		p("%s", row)
 	}
-	return b.String()
 }
 
 // goBenchmarks runs the Go benchmarks and returns their result lines.
 func goBenchmarks() string {
-	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", "2s",
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchtime", *benchtime,
 		"seatmanager/memory", "seatmanager/redis", "seatmanager/sqlite", "seatmanager/postgres", "seatmanager/httpapi")
 	b, err := cmd.CombinedOutput()
 	var lines []string
@@ -222,4 +421,11 @@ func joinMs(ms []float64) string {
 		parts[i] = fmt.Sprintf("%.1f", m)
 	}
 	return strings.Join(parts, " / ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
 }

@@ -1,0 +1,142 @@
+//go:build bench
+
+package loadtest
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memoryResult is seatd's RSS over a long steady run.
+type memoryResult struct {
+	every   time.Duration
+	rssMiB  []float64 // one sample every every, from the run's start
+	steady  summary
+	seconds float64 // the run's -duration
+}
+
+// measureMemory runs steady for -memory and samples seatd's VmRSS every
+// -memory-every meanwhile, from the moment seatload starts: -memory/-memory-every
+// + 1 samples (13 for a minute every 5 s). The storms and steady runs before
+// it are its warm-up.
+func measureMemory(t *testing.T, seatload string, s *seatd) *memoryResult {
+	m := &memoryResult{every: *memoryEvery, seconds: memoryD.Seconds()}
+	n := int(*memoryD / *memoryEvery)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var sampleErr error
+	wg.Go(func() {
+		tick := time.NewTicker(*memoryEvery)
+		defer tick.Stop()
+		for i := 0; ; i++ {
+			rss, err := rssMiB(s.Pid)
+			if err != nil {
+				sampleErr = err
+				return
+			}
+			m.rssMiB = append(m.rssMiB, rss)
+			if i == n {
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-done:
+				return
+			}
+		}
+	})
+	m.steady = runJSON[summary](t, seatload, signed("steady", "-json", "-url", s.URL, "-c", fmt.Sprint(steadyC64), "-duration", memoryD.String())...)
+	close(done)
+	wg.Wait()
+	if sampleErr != nil {
+		t.Errorf("seatd's RSS: %v", sampleErr)
+	}
+	return m
+}
+
+// growth returns the RSS's growth from the first sample to the last, and
+// the largest distance of a sample from flatAfter on from the sample at
+// flatAfter, both as fractions.
+func (m *memoryResult) growth() (total, fromSettled float64, settledAt int) {
+	if len(m.rssMiB) < 2 {
+		return 0, 0, 0
+	}
+	first, last := m.rssMiB[0], m.rssMiB[len(m.rssMiB)-1]
+	settledAt = min(int(flatAfter/m.every), len(m.rssMiB)-1)
+	base := m.rssMiB[settledAt]
+	for _, v := range m.rssMiB[settledAt:] {
+		fromSettled = max(fromSettled, abs(v-base)/base)
+	}
+	return (last - first) / first, fromSettled, settledAt
+}
+
+// flatAfter and flatWithin say when the RSS counts as flat: within 10 %
+// of its value 10 s into the run, from then on.
+const (
+	flatAfter  = 10 * time.Second
+	flatWithin = 0.10
+)
+
+func abs(f float64) float64 { return max(f, -f) }
+
+// contendRun is seatload contend on the main backend.
+type contendRun struct {
+	run
+	xacts xactCount // PostgreSQL transactions per refusal
+}
+
+// contendWorkers is contend's -c, and the concurrency of the hello-world
+// rate it is read against.
+const contendWorkers = 256
+
+// measureContend runs seatload contend, if seatload has it, with the
+// database's transactions counted around it.
+func measureContend(t *testing.T, seatload string, s *seatd, commands map[string]bool) *contendRun {
+	if !commands["contend"] {
+		progress("%s: contend skipped: this seatload has no contend command", s.b.name)
+		return nil
+	}
+	progress("%s: counting the database's transactions (an 11 s wait)", s.b.name)
+	before := xacts(t, s.db)
+	progress("%s: contend, %d workers, %s", s.b.name, contendWorkers, *contendD)
+	c := &contendRun{run: s.profiled(t, seatload, "contend", timedPart(*contendD),
+		signed("contend", "-json", "-url", s.URL, "-c", fmt.Sprint(contendWorkers), "-duration", contendD.String())...)}
+	progress("%s: counting the database's transactions (an 11 s wait)", s.b.name)
+	after := xacts(t, s.db)
+	if c.Contend != nil && c.Contend.Refusals > 0 {
+		n := float64(c.Contend.Refusals)
+		c.xacts = xactCount{all: float64(after.all-before.all) / n, writes: float64(after.writes-before.writes) / n}
+	}
+	return c
+}
+
+// stadiumRun is the runs on one show of -stadium-seats seats.
+type stadiumRun struct {
+	show          createShowResult
+	steady, storm run
+}
+
+// measureStadium creates the stadium show, if seatload can, then runs
+// steady on it alone and a storm of stadiumVUs buyers on stadiumStormSeats
+// of its seats.
+func measureStadium(t *testing.T, seatload string, s *seatd, commands map[string]bool) *stadiumRun {
+	if !commands["create-show"] {
+		progress("%s: stadium skipped: this seatload has no create-show command", s.b.name)
+		return nil
+	}
+	progress("%s: stadium: create-show, %d seats", s.b.name, *stadiumSeats)
+	st := &stadiumRun{show: runJSON[createShowResult](t, seatload, signed("create-show", "-json", "-url", s.URL, "-seats", fmt.Sprint(*stadiumSeats))...)}
+	if st.show.ShowID == "" {
+		t.Errorf("create-show gave no show id")
+		return st
+	}
+	progress("%s: stadium: steady, %d workers, %s", s.b.name, steadyC64, *steadyD)
+	st.steady = s.profiled(t, seatload, "stadium-steady", timedPart(*steadyD),
+		signed("steady", "-json", "-url", s.URL, "-show", st.show.ShowID, "-c", fmt.Sprint(steadyC64), "-duration", steadyD.String())...)
+	progress("%s: stadium: storm, %d buyers on %d seats", s.b.name, stadiumVUs, stadiumStormSeats)
+	st.storm = s.profiled(t, seatload, "stadium-storm", 0,
+		signed("storm", "-json", "-url", s.URL, "-show", st.show.ShowID, "-vus", fmt.Sprint(stadiumVUs), "-seats", fmt.Sprint(stadiumStormSeats), "-rounds", "1")...)
+	return st
+}

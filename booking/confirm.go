@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -57,7 +58,7 @@ func (s *Service) confirm(ctx context.Context, showID, userID string, seatIDs []
 		}
 	}
 	if len(rest) > 0 {
-		taken, err := s.taken.lookup(ctx, rest, claimed, s.store.TakenSeats)
+		taken, err := s.taken.lookup(ctx, showID, rest, claimed, s.store.TakenSeats)
 		if err != nil {
 			return confirmation{}, err
 		}
@@ -82,11 +83,11 @@ func (s *Service) confirm(ctx context.Context, showID, userID string, seatIDs []
 const DefaultConfirmFor = 250 * time.Millisecond
 
 // takenCache remembers what reads that confirmed refusals found, each seat
-// for life and no longer than its hold lasts.
+// for life and no longer than its hold lasts, by show.
 type takenCache struct {
 	life    time.Duration
 	mu      sync.Mutex
-	m       map[string]takenEntry
+	shows   map[string]map[string]takenEntry // show → seat → what a read found
 	pruneAt time.Time
 }
 
@@ -96,21 +97,32 @@ type takenEntry struct {
 	read time.Time
 }
 
-// lookup returns the taken seats of seatIDs, from what it remembers or else
-// from read, whose answer it remembers. A seat that a gate claim stands on
-// is taken only as a read found it: that it was free says nothing of a hold
-// on its way to the database, which the claim may be.
-func (c *takenCache) lookup(ctx context.Context, seatIDs []string, claimed map[string]bool, read func(context.Context, []string) (map[string]Taken, error)) (map[string]Taken, error) {
+// lookup returns the taken seats of seatIDs, seats of showID, from what it
+// remembers or else from read, whose answer it remembers. A seat that a gate
+// claim stands on is taken only as a read found it: that it was free says
+// nothing of a hold on its way to the database, which the claim may be. A
+// read also reads again the show's seats it remembers that are past half
+// their life: the hot seats of an on-sale are read together, once a life,
+// rather than each on its own as it ages.
+func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs []string, claimed map[string]bool, read func(context.Context, []string) (map[string]Taken, error)) (map[string]Taken, error) {
 	now := time.Now()
 	taken := make(map[string]Taken, len(seatIDs))
 	var missing []string
 	c.mu.Lock()
+	seats := c.shows[showID]
 	for _, id := range seatIDs {
-		switch e, ok := c.m[id]; {
+		switch e, ok := seats[id]; {
 		case !ok || !c.fresh(e, now) || e.free && claimed[id]:
 			missing = append(missing, id)
 		case !e.free:
 			taken[id] = e.Taken
+		}
+	}
+	if len(missing) > 0 {
+		for id, e := range seats {
+			if now.Sub(e.read) > c.life/2 && !slices.Contains(seatIDs, id) {
+				missing = append(missing, id)
+			}
 		}
 	}
 	c.mu.Unlock()
@@ -123,34 +135,48 @@ func (c *takenCache) lookup(ctx context.Context, seatIDs []string, claimed map[s
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]takenEntry)
-	}
-	if now.After(c.pruneAt) {
-		for id, e := range c.m {
-			if !c.fresh(e, now) {
-				delete(c.m, id)
-			}
-		}
-		c.pruneAt = now.Add(c.life)
+	c.prune(now)
+	if c.shows[showID] == nil {
+		c.shows[showID] = make(map[string]takenEntry)
 	}
 	for _, id := range missing {
 		// As old as the read's start: a change may have committed while it ran.
 		t, ok := found[id]
-		if ok {
+		if ok && slices.Contains(seatIDs, id) {
 			taken[id] = t
 		}
-		c.m[id] = takenEntry{Taken: t, free: !ok, read: now}
+		c.shows[showID][id] = takenEntry{Taken: t, free: !ok, read: now}
 	}
 	return taken, nil
 }
 
-// forget drops what the cache knows of seats this service changed.
-func (c *takenCache) forget(seatIDs []string) {
+// prune drops, once a life, what is too old to confirm anything.
+func (c *takenCache) prune(now time.Time) {
+	if c.shows == nil {
+		c.shows = make(map[string]map[string]takenEntry)
+	}
+	if now.Before(c.pruneAt) {
+		return
+	}
+	for show, seats := range c.shows {
+		for id, e := range seats {
+			if !c.fresh(e, now) {
+				delete(seats, id)
+			}
+		}
+		if len(seats) == 0 {
+			delete(c.shows, show)
+		}
+	}
+	c.pruneAt = now.Add(c.life)
+}
+
+// forget drops what the cache knows of seats of a show this service changed.
+func (c *takenCache) forget(showID string, seatIDs []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range seatIDs {
-		delete(c.m, id)
+		delete(c.shows[showID], id)
 	}
 }
 

@@ -321,7 +321,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 // changed follows a change of seats of a show that committed: the live seat
 // maps are woken, and what refusals learned of the seats is forgotten.
 func (s *Service) changed(showID string, seatIDs []string) {
-	s.taken.forget(seatIDs)
+	s.taken.forget(showID, seatIDs)
 	s.cfg.OnChange(showID)
 }
 

@@ -65,6 +65,9 @@ type Booking struct {
 	UserID   string
 	SeatIDs  []string
 	BookedAt time.Time
+	// Ended are the holds the sale left without seats, whose expiry notices
+	// are no longer needed. Internal, as Release.HoldTokens.
+	Ended []string
 }
 
 // Release reports seats a user gave back.
@@ -75,6 +78,8 @@ type Release struct {
 	// HoldTokens[i] is the hold SeatIDs[i] was freed from. It is internal: the gate
 	// needs it to drop exactly those holds' keys; clients never see it.
 	HoldTokens []string
+	// Ended are the holds the release left without seats.
+	Ended []string
 }
 
 // NewShow describes a show to create, with its seats.

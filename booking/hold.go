@@ -81,6 +81,10 @@ type HoldStore interface {
 // can be released the moment it lapses rather than when a sweep comes by.
 type Scheduler interface {
 	Schedule(ctx context.Context, h Hold) error
+	// Cancel drops the notices of holds that ended before they lapsed (every
+	// seat booked or released): each would cost a database transaction to
+	// find nothing to release. A notice that stays only costs that.
+	Cancel(ctx context.Context, tokens []string) error
 }
 
 // How a lapsed hold came to be released, for metrics: a Redis expiry event, an

@@ -416,6 +416,19 @@ func (s *Service) schedule(ctx context.Context, h Hold) {
 	}
 }
 
+// cancel drops the expiry notices of holds that ended. Failing is not
+// fatal: the notice finds nothing to release.
+func (s *Service) cancel(ctx context.Context, tokens []string) {
+	if s.sched == nil || len(tokens) == 0 {
+		return
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
+	defer cancel()
+	if err := s.sched.Cancel(sctx, tokens); err != nil {
+		s.cfg.Logger.Debug("cancel hold expiry notices", "holds", len(tokens), "err", err)
+	}
+}
+
 // Book sells seats that req.UserID holds: all of them, or none.
 func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	seatIDs, err := s.checkRequest(req.UserID, req.SeatIDs, req.HoldToken)
@@ -436,6 +449,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 		return Booking{}, s.labelled(err)
 	}
 	s.changed(showID, seatIDs)
+	s.cancel(ctx, b.Ended)
 	return b, nil
 }
 
@@ -457,6 +471,7 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 		return Release{}, s.labelled(err)
 	}
 	s.changed(showID, seatIDs)
+	s.cancel(ctx, r.Ended)
 	byToken := make(map[string][]string)
 	for i, token := range r.HoldTokens {
 		byToken[token] = append(byToken[token], r.SeatIDs[i])

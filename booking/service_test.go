@@ -236,3 +236,43 @@ func TestSeatMapRemembersShows(t *testing.T) {
 		t.Errorf("hold after reading the seat map: %d seat lookups in all, want still 1", n)
 	}
 }
+
+// recordingScheduler remembers the notices cancelled.
+type recordingScheduler struct{ cancelled []string }
+
+func (*recordingScheduler) Schedule(context.Context, booking.Hold) error { return nil }
+func (r *recordingScheduler) Cancel(_ context.Context, tokens []string) error {
+	r.cancelled = append(r.cancelled, tokens...)
+	return nil
+}
+
+// TestEndedHoldsCancelled: a hold whose seats were all booked or released
+// has its expiry notice cancelled; one with seats left keeps it.
+func TestEndedHoldsCancelled(t *testing.T) {
+	store, seats := newStore(t)
+	sched := &recordingScheduler{}
+	svc := booking.NewService(store, memory.NewGate(), sched, booking.Config{})
+	booked, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[:2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	released, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "u", SeatIDs: seats[2:4]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Book(t.Context(), booking.BookRequest{UserID: "u", SeatIDs: seats[:1], HoldToken: booked.Token}); err != nil {
+		t.Fatal(err)
+	}
+	if len(sched.cancelled) != 0 {
+		t.Fatalf("after booking one of two seats: cancelled %v, want none", sched.cancelled)
+	}
+	if _, err := svc.Book(t.Context(), booking.BookRequest{UserID: "u", SeatIDs: seats[1:2], HoldToken: booked.Token}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Release(t.Context(), booking.ReleaseRequest{UserID: "u", SeatIDs: seats[2:4]}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{booked.Token, released.Token}; !slices.Equal(sched.cancelled, want) {
+		t.Errorf("cancelled %v, want %v", sched.cancelled, want)
+	}
+}

@@ -129,6 +129,7 @@ func TestWorkerRelease(t *testing.T) {
 type schedulerFunc func(ctx context.Context, h booking.Hold) error
 
 func (f schedulerFunc) Schedule(ctx context.Context, h booking.Hold) error { return f(ctx, h) }
+func (f schedulerFunc) Cancel(context.Context, []string) error             { return nil }
 
 func TestWorkerSweepBatches(t *testing.T) {
 	remaining := 7
@@ -249,5 +250,29 @@ func TestNoticesReleasedConcurrently(t *testing.T) {
 	}
 	if m := most.Load(); m < 2 || m > 8 {
 		t.Errorf("at most %d releases ran at once, want between 2 and 8", m)
+	}
+}
+
+// TestTimersCancel: a cancelled hold's notice does not fire; the others do.
+func TestTimersCancel(t *testing.T) {
+	fired := make(chan string, 2)
+	timers := expiry.NewTimers(func(_ context.Context, token string) { fired <- token })
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go timers.Run(ctx)
+	soon := time.Now().Add(20 * time.Millisecond)
+	timers.Schedule(ctx, booking.Hold{Token: "ended", ExpiresAt: soon})
+	timers.Schedule(ctx, booking.Hold{Token: "lapses", ExpiresAt: soon.Add(10 * time.Millisecond)})
+	timers.Cancel(ctx, []string{"ended", "unknown"})
+	select {
+	case token := <-fired:
+		if token != "lapses" {
+			t.Fatalf("fired %q, want only the hold that was not cancelled", token)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notice within 5s")
+	}
+	if n := timers.Len(); n != 0 {
+		t.Errorf("notices left: %d, want 0", n)
 	}
 }

@@ -19,13 +19,31 @@ type Timers struct {
 	mu   sync.Mutex
 	due  dueHeap
 	wake chan struct{}
+	// notices counts each token's notices in due; cancelled are tokens of
+	// those whose notices are to be dropped as they come due.
+	notices   map[string]int
+	cancelled map[string]bool
 }
 
 var _ booking.Scheduler = (*Timers)(nil)
 
 // NewTimers returns timers calling fire.
 func NewTimers(fire func(ctx context.Context, token string)) *Timers {
-	return &Timers{Fire: fire, wake: make(chan struct{}, 1)}
+	return &Timers{Fire: fire, wake: make(chan struct{}, 1), notices: map[string]int{}, cancelled: map[string]bool{}}
+}
+
+// Cancel drops the notices of holds that ended: each is skipped when it
+// comes due. A token with no notice here (another instance's hold) is
+// ignored.
+func (t *Timers) Cancel(_ context.Context, tokens []string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, token := range tokens {
+		if t.notices[token] > 0 {
+			t.cancelled[token] = true
+		}
+	}
+	return nil
 }
 
 // Schedule arranges for Fire(h.Token) at h.ExpiresAt. Scheduling a hold again
@@ -34,6 +52,7 @@ func NewTimers(fire func(ctx context.Context, token string)) *Timers {
 func (t *Timers) Schedule(_ context.Context, h booking.Hold) error {
 	t.mu.Lock()
 	heap.Push(&t.due, dueHold{at: h.ExpiresAt, token: h.Token})
+	t.notices[h.Token]++
 	t.mu.Unlock()
 	select { // Run may be waiting for a later notice
 	case t.wake <- struct{}{}:
@@ -72,7 +91,14 @@ func (t *Timers) popDue(now time.Time) []string {
 	defer t.mu.Unlock()
 	var tokens []string
 	for len(t.due) > 0 && !t.due[0].at.After(now) {
-		tokens = append(tokens, heap.Pop(&t.due).(dueHold).token)
+		token := heap.Pop(&t.due).(dueHold).token
+		if !t.cancelled[token] {
+			tokens = append(tokens, token)
+		}
+		if t.notices[token]--; t.notices[token] <= 0 {
+			delete(t.notices, token)
+			delete(t.cancelled, token)
+		}
 	}
 	return tokens
 }
@@ -110,6 +136,18 @@ func (h *dueHeap) Pop() any {
 // Redis's expiry cycle does, and the Redis key's event covers the hold if that
 // instance dies first. Whichever comes second finds nothing to release.
 type Both []booking.Scheduler
+
+// Cancel cancels the notices of tokens with every scheduler, and reports the
+// first failure.
+func (b Both) Cancel(ctx context.Context, tokens []string) error {
+	var first error
+	for _, s := range b {
+		if err := s.Cancel(ctx, tokens); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
 
 // Schedule schedules h with every scheduler, and reports the first failure.
 func (b Both) Schedule(ctx context.Context, h booking.Hold) error {

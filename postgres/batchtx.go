@@ -274,7 +274,7 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 			continue
 		}
 		results[i].Value = res
-		a := acceptedChange{c: c, w: wr}
+		a := acceptedChange{c: c, w: wr, result: i}
 		if idem != nil {
 			a.receipt, a.answer = &k, answer
 		}
@@ -297,6 +297,7 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 	}
 	b = &pgx.Batch{}
 	w.queue(b)
+	ended := w.queueEnded(b)
 	b.Queue("COMMIT")
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		rollback(ctx, conn)
@@ -307,6 +308,9 @@ func (s *Store) tryBatch(ctx context.Context, changes []change) ([]batch.Result[
 			return nil, &batchError{err}
 		}
 		return nil, err
+	}
+	for _, a := range accepted {
+		results[a.result].Value = withEnded(results[a.result].Value, a.w, ended)
 	}
 	return results, nil
 }
@@ -339,6 +343,7 @@ func cappedHolders(changes []change) []holder {
 type acceptedChange struct {
 	c       change
 	w       write
+	result  int         // its place in the batch's results
 	receipt *receiptKey // nil: no Idempotency-Key
 	answer  []byte
 }
@@ -355,6 +360,7 @@ type batchWrite struct {
 	answerScope, answerKey                                     []string
 	answerResponse                                             [][]byte
 	unclaimScope, unclaimKey                                   []string
+	freedHolds                                                 []string // the holds books and releases took seats from
 }
 
 // add adds an accepted change's seats, hold or sale, and events.
@@ -386,6 +392,13 @@ func (w *batchWrite) add(c change, wr write) {
 			w.saleBooking = append(w.saleBooking, wr.bookingID)
 			w.saleUser = append(w.saleUser, wr.buyer)
 			w.saleHold = append(w.saleHold, wr.priorHolds[i])
+		}
+	}
+	if wr.status != booking.StatusHeld {
+		for _, t := range slices.Concat(wr.priorHolds, wr.eventHolds) {
+			if t != "" {
+				w.freedHolds = append(w.freedHolds, t)
+			}
 		}
 	}
 	if wr.status == booking.StatusHeld {
@@ -428,6 +441,48 @@ func (w *batchWrite) queue(b *pgx.Batch) {
 	shows := w.shows()
 	b.Queue(lockShowsSQL, shows)
 	b.Queue(logEventsSQL, w.eventShow, w.eventSeat, w.eventStatus, w.eventHold, w.eventBooking, w.at, shows)
+}
+
+// endedHoldsSQL returns those of the holds $1 that have no seat left: the
+// batch's books and releases ended them.
+const endedHoldsSQL = `
+SELECT t FROM unnest($1::text[]) AS t
+WHERE NOT EXISTS (SELECT 1 FROM seats WHERE hold_token = t::uuid AND status = 'held')`
+
+// queueEnded adds to b, after the writes, the look for the holds that the
+// batch's books and releases left without seats, and returns where their
+// tokens will be once b has run.
+func (w *batchWrite) queueEnded(b *pgx.Batch) map[string]bool {
+	ended := map[string]bool{}
+	if len(w.freedHolds) == 0 {
+		return ended
+	}
+	holds := slices.Compact(slices.Sorted(slices.Values(w.freedHolds)))
+	b.Queue(endedHoldsSQL, holds).Query(func(rows pgx.Rows) error {
+		var t string
+		_, err := pgx.ForEachRow(rows, []any{&t}, func() error { ended[t] = true; return nil })
+		return err
+	})
+	return ended
+}
+
+// withEnded sets the holds a book or release ended in its result.
+func withEnded(v any, wr write, ended map[string]bool) any {
+	var out []string
+	for _, t := range slices.Concat(wr.priorHolds, wr.eventHolds) {
+		if ended[t] && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	switch r := v.(type) {
+	case booking.Booking:
+		r.Ended = out
+		return r
+	case booking.Release:
+		r.Ended = out
+		return r
+	}
+	return v
 }
 
 // shows returns the shows the batch writes events for, in id order.

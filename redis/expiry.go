@@ -72,6 +72,33 @@ func (k *HoldKeys) Schedule(ctx context.Context, h booking.Hold) error {
 	return nil
 }
 
+// cancelScript deletes the keys of holds that ended and takes them out of
+// the index of expiries: KEYS are the hold keys, then the index; ARGV the
+// tokens.
+var cancelScript = goredis.NewScript(`
+local index = table.remove(KEYS)
+redis.call('DEL', unpack(KEYS))
+redis.call('ZREM', index, unpack(ARGV))
+return 1`)
+
+// Cancel removes the keys of holds that ended before they lapsed, so that no
+// expiry event asks the database to release them.
+func (k *HoldKeys) Cancel(ctx context.Context, tokens []string) error {
+	if len(tokens) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(tokens)+1)
+	args := make([]any, len(tokens))
+	for i, t := range tokens {
+		keys = append(keys, k.prefix+"hold:"+t)
+		args[i] = t
+	}
+	if err := cancelScript.Run(ctx, k.client, append(keys, k.index()), args...).Err(); err != nil {
+		return fmt.Errorf("cancel expiry of %d holds: %w", len(tokens), err)
+	}
+	return nil
+}
+
 func (k *HoldKeys) index() string { return k.prefix + "hold-expiries" }
 
 // Reap makes the hold keys whose expiry has come expire now, every interval

@@ -163,3 +163,30 @@ func BenchmarkHoldKeys(b *testing.B) {
 		}
 	})
 }
+
+// TestHoldKeysCancel: cancelling holds removes their keys and their entries
+// in the index of expiries, and leaves other holds' alone.
+func TestHoldKeysCancel(t *testing.T) {
+	client := openClient(t, testenv.StartRedis(t).Addr())
+	prefix := testenv.KeyPrefix(t)
+	keys := NewHoldKeys(pipelined(t, client), prefix)
+	var holds []booking.Hold
+	for range 3 {
+		h := booking.Hold{Token: booking.NewID(), ShowID: booking.NewID(), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := keys.Schedule(t.Context(), h); err != nil {
+			t.Fatal(err)
+		}
+		holds = append(holds, h)
+	}
+	if err := keys.Cancel(t.Context(), []string{holds[0].Token, holds[1].Token}); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range holds {
+		exists := client.Exists(t.Context(), prefix+"hold:"+h.Token).Val() == 1
+		_, err := client.ZScore(t.Context(), prefix+"hold-expiries", h.Token).Result()
+		indexed := err == nil
+		if want := i == 2; exists != want || indexed != want {
+			t.Errorf("hold %d: key %v, in the index %v; want %v both", i, exists, indexed, want)
+		}
+	}
+}

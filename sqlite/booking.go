@@ -123,6 +123,9 @@ func (s *Store) Book(ctx context.Context, p booking.BookParams) (booking.Booking
 		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusBooked, bookingID: p.BookingID, at: now}, p.SeatIDs, nil); err != nil {
 			return err
 		}
+		if bk.Ended, err = endedHolds(ctx, tx, tokens); err != nil {
+			return err
+		}
 		return insertReceipt(ctx, tx, now, p.Idempotent, bk)
 	})
 	if err != nil {
@@ -207,6 +210,9 @@ func (s *Store) Release(ctx context.Context, p booking.ReleaseParams) (booking.R
 		if err := appendEvents(ctx, tx, p.ShowID, event{status: booking.StatusAvailable, at: now}, p.SeatIDs, r.HoldTokens); err != nil {
 			return err
 		}
+		if r.Ended, err = endedHolds(ctx, tx, r.HoldTokens); err != nil {
+			return err
+		}
 		return insertReceipt(ctx, tx, now, p.Idempotent, r)
 	})
 	if err != nil {
@@ -266,3 +272,15 @@ const appendEventsSQL = `
 INSERT INTO seat_events (show_id, seq, seat_id, status, hold_token, booking_id, at)
 SELECT ?1, ?2 + e.key, e.value, ?3, json_extract(?4, '$[' || e.key || ']'), nullif(?5, ''), ?6
 FROM json_each(?7) AS e`
+
+// endedHoldsSQL returns those of the holds of a JSON array that have no seat
+// left.
+const endedHoldsSQL = `
+SELECT DISTINCT t.value FROM json_each(?) AS t
+WHERE t.value <> '' AND NOT EXISTS (SELECT 1 FROM seats WHERE hold_token = t.value AND status = 'held')`
+
+// endedHolds returns the holds of tokens that a book or release, just
+// written, left without seats.
+func endedHolds(ctx context.Context, tx *txn, tokens []string) ([]string, error) {
+	return queryStrings(ctx, tx, endedHoldsSQL, jsonArray(tokens))
+}

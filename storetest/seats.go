@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -499,5 +500,41 @@ func testTakenSeats(t *testing.T, s Store) {
 	}
 	if diff := cmp.Diff(want, got, cmp.Comparer(time.Time.Equal)); diff != "" {
 		t.Errorf("taken seats (-want +got):\n%s", diff)
+	}
+}
+
+// testEndedHolds: a book or release tells which holds it left without seats,
+// and only those: a hold with seats still held has not ended.
+func testEndedHolds(t *testing.T, s Store) {
+	f := newShow(t, s, 1, 6)
+	h := hold(t, s, f, "alice", minute, f.seats[0], f.seats[1], f.seats[2])
+	r, err := s.Release(t.Context(), booking.ReleaseParams{ShowID: f.show.ID, UserID: "alice", HoldToken: h.Token, SeatIDs: f.seats[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Ended) != 0 {
+		t.Errorf("release of one of a hold's three seats: ended %v, want none", r.Ended)
+	}
+	bk, err := s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", HoldToken: h.Token, SeatIDs: f.seats[1:2]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bk.Ended) != 0 {
+		t.Errorf("book of one of the hold's two seats left: ended %v, want none", bk.Ended)
+	}
+	bk, err = s.Book(t.Context(), booking.BookParams{BookingID: booking.NewID(), ShowID: f.show.ID, UserID: "alice", HoldToken: h.Token, SeatIDs: f.seats[2:3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(bk.Ended, []string{h.Token}) {
+		t.Errorf("book of the hold's last seat: ended %v, want [%s]", bk.Ended, h.Token)
+	}
+	other := hold(t, s, f, "bob", minute, f.seats[3], f.seats[4])
+	r, err = s.Release(t.Context(), booking.ReleaseParams{ShowID: f.show.ID, UserID: "bob", SeatIDs: f.seats[3:5]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.Ended, []string{other.Token}) {
+		t.Errorf("release of all of a hold's seats: ended %v, want [%s]", r.Ended, other.Token)
 	}
 }

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Store) {
 		"BookAfterLapse":          testBookAfterLapse,
 		"BookAfterLapseTakenOver": testBookAfterLapseTakenOver,
 		"Release":                 testRelease,
+		"EndedHolds":              testEndedHolds,
 		"EventsNumberedPerShow":   testEventsPerShow,
 		"ConcurrentOverlapHolds":  testConcurrentHolds,
 		"ConcurrentHoldAndBook":   testConcurrentHoldAndBook,

@@ -105,6 +105,8 @@ func (s *failingScheduler) Schedule(context.Context, booking.Hold) error {
 	return errors.New("down")
 }
 
+func (s *failingScheduler) Cancel(context.Context, []string) error { return errors.New("down") }
+
 func TestSchedulerSkippedAfterFailure(t *testing.T) {
 	inner := &failingScheduler{}
 	s := Scheduler{Scheduler: inner, Breaker: New("hold keys", time.Hour, slog.New(slog.DiscardHandler))}

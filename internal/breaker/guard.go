@@ -57,6 +57,14 @@ func (s Scheduler) Schedule(ctx context.Context, h booking.Hold) error {
 	return nil
 }
 
+// Cancel cancels notices unless the scheduler is being skipped.
+func (s Scheduler) Cancel(ctx context.Context, tokens []string) error {
+	if s.Breaker.Allow() {
+		s.Breaker.record(s.Scheduler.Cancel(ctx, tokens))
+	}
+	return nil
+}
+
 // record counts a call's outcome. A caller that left is not the helper's fault.
 func (b *Breaker) record(err error) {
 	switch {

@@ -210,6 +210,12 @@ type calibration struct {
 	Live   *liveResult
 }
 
+// composed is the limit of a request that costs a hello-world POST and then
+// seatd's store alone, one after the other: 1 / (1/hello + 1/store).
+func (c *calibration) composed() float64 {
+	return 1 / (1/c.Hello.PerSecond + 1/c.PG.Store.PerSecond)
+}
+
 type liveResult struct {
 	Sockets, Shows, Changes int
 	DelayMs, LastSocketMs   latencyMs

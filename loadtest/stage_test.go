@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 	"time"
 
@@ -64,6 +65,9 @@ func TestStageOf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := stageOf(tc.stack); got != tc.want {
 				t.Errorf("got %s, want %s", got, tc.want)
+			}
+			if !slices.Contains(stages, tc.want) {
+				t.Errorf("%s is not among the report's columns %v", tc.want, stages)
 			}
 		})
 	}

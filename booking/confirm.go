@@ -95,6 +95,11 @@ type takenEntry struct {
 	Taken
 	free bool // the read found the seat free
 	read time.Time
+	// forgotten: this service changed the seat at read, which is then no
+	// read's time but the change's; the entry stands in for it so that a read
+	// that began earlier, and may have seen the seat before the change, is
+	// not remembered.
+	forgotten bool
 }
 
 // lookup returns the taken seats of seatIDs, seats of showID, from what it
@@ -120,7 +125,7 @@ func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs []string
 	}
 	if len(missing) > 0 {
 		for id, e := range seats {
-			if now.Sub(e.read) > c.life/2 && !slices.Contains(seatIDs, id) {
+			if !e.forgotten && now.Sub(e.read) > c.life/2 && !slices.Contains(seatIDs, id) {
 				missing = append(missing, id)
 			}
 		}
@@ -145,6 +150,9 @@ func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs []string
 		if ok && slices.Contains(seatIDs, id) {
 			taken[id] = t
 		}
+		if e, had := c.shows[showID][id]; had && e.forgotten && !e.read.Before(now) {
+			continue // changed since the read began: what it found may be gone
+		}
 		c.shows[showID][id] = takenEntry{Taken: t, free: !ok, read: now}
 	}
 	return taken, nil
@@ -160,7 +168,9 @@ func (c *takenCache) prune(now time.Time) {
 	}
 	for show, seats := range c.shows {
 		for id, e := range seats {
-			if !c.fresh(e, now) {
+			// A forgotten seat is kept as long as a read that began before
+			// the change could still be remembered as fresh.
+			if now.Sub(e.read) >= c.life || !e.forgotten && !c.fresh(e, now) {
 				delete(seats, id)
 			}
 		}
@@ -171,12 +181,21 @@ func (c *takenCache) prune(now time.Time) {
 	c.pruneAt = now.Add(c.life)
 }
 
-// forget drops what the cache knows of seats of a show this service changed.
+// forget drops what the cache knows of seats of a show this service changed,
+// once the change committed, and keeps reads in flight from remembering them
+// as they were before it.
 func (c *takenCache) forget(showID string, seatIDs []string) {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.prune(now)
+	seats := c.shows[showID]
+	if seats == nil {
+		seats = make(map[string]takenEntry, len(seatIDs))
+		c.shows[showID] = seats
+	}
 	for _, id := range seatIDs {
-		delete(c.shows[showID], id)
+		seats[id] = takenEntry{read: now, forgotten: true}
 	}
 }
 
@@ -184,5 +203,5 @@ func (c *takenCache) forget(showID string, seatIDs []string) {
 // on the database clock and compared with this one; the entry's short life
 // bounds what a skew between them can do.
 func (c *takenCache) fresh(e takenEntry, now time.Time) bool {
-	return now.Sub(e.read) < c.life && (e.Until.IsZero() || now.Before(e.Until))
+	return !e.forgotten && now.Sub(e.read) < c.life && (e.Until.IsZero() || now.Before(e.Until))
 }

@@ -72,6 +72,33 @@ func TestOwnReleaseForgetsConfirmations(t *testing.T) {
 	}
 }
 
+// TestChangeDuringReadForgotten: a read that confirmed a refusal while this
+// instance freed the seat is not remembered: the seat is free by the time
+// the read's answer comes back, and the next buyer gets it (a cancellation
+// racing a buyer turned away left the next hold refused for ConfirmFor).
+func TestChangeDuringReadForgotten(t *testing.T) {
+	store, seats, first, second := twoInstances(t, stuckRelease{memory.NewGate()}, time.Hour)
+	h, err := first.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release := func() {
+		if _, err := second.Release(t.Context(), booking.ReleaseRequest{UserID: "alice", SeatIDs: seats[:1], HoldToken: h.Token}); err != nil {
+			t.Error(err)
+		}
+	}
+	store.afterRead.Store(&release)
+	if _, err := second.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:1]}); !errors.Is(err, booking.ErrSeatUnavailable) {
+		t.Fatalf("bob, read before alice's release: got %v, want ErrSeatUnavailable", err)
+	}
+	if store.afterRead.Load() != nil {
+		t.Fatal("bob's refusal was not confirmed by a read")
+	}
+	if _, err := second.Hold(t.Context(), booking.HoldRequest{UserID: "carol", SeatIDs: seats[:1]}); err != nil {
+		t.Errorf("carol, after alice's release: got %v, want the seat", err)
+	}
+}
+
 // TestGateRefusalByOthers: a refusal at the gate tells its Idempotent when
 // every seat it names is another user's, and only then: a seat of the user's
 // own hold may be an earlier attempt of the same request, whose answer stands.

@@ -23,6 +23,9 @@ type countingStore struct {
 	holds   atomic.Int64
 	lookups atomic.Int64 // SeatShows calls
 	reads   atomic.Int64 // TakenSeats calls
+	// afterRead, if set, runs once after a TakenSeats read, before its
+	// answer is returned: a change there is one the read did not see.
+	afterRead atomic.Pointer[func()]
 }
 
 func (s *countingStore) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
@@ -37,7 +40,11 @@ func (s *countingStore) SeatShows(ctx context.Context, seatIDs []string) (map[st
 
 func (s *countingStore) TakenSeats(ctx context.Context, seatIDs []string) (map[string]booking.Taken, error) {
 	s.reads.Add(1)
-	return s.Store.TakenSeats(ctx, seatIDs)
+	taken, err := s.Store.TakenSeats(ctx, seatIDs)
+	if f := s.afterRead.Swap(nil); f != nil {
+		(*f)()
+	}
+	return taken, err
 }
 
 func newStore(t *testing.T) (*countingStore, []string) {

@@ -33,6 +33,9 @@ type Config struct {
 		idempotency.BatchStore
 	}
 	Markers idempotency.Markers
+	// SharedMarkers: Markers outlive seatd's process (Redis); see
+	// idempotency.Config.SharedMarkers.
+	SharedMarkers bool
 	// IdempotencyTTL is how long answers are kept for retries. Default 24h.
 	IdempotencyTTL time.Duration
 	// RefusalTTL is how long the answers of refused requests (409, 410) are
@@ -122,7 +125,7 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 		s.log = slog.Default()
 	}
 	s.once = idempotency.New(idempotency.Config{
-		Receipts: cfg.Receipts, Batch: cfg.Receipts, Markers: cfg.Markers, Scope: s.scope, Fail: s.writeError,
+		Receipts: cfg.Receipts, Batch: cfg.Receipts, Markers: cfg.Markers, SharedMarkers: cfg.SharedMarkers, Scope: s.scope, Fail: s.writeError,
 		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL, Logger: s.log,
 		// A key's lease outlasts the request that holds it.
 		LeaseTTL: max(10*time.Second, 2*s.timeout),

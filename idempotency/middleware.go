@@ -42,6 +42,11 @@ type Config struct {
 	// (see groupcommit.go). Usually the same store.
 	Batch   BatchStore
 	Markers Markers
+	// SharedMarkers says the markers outlive this process (Redis): only then
+	// may a refusal at the gate be kept in them alone, and still be replayed
+	// after seatd crashes. Markers of this process's memory lose it with the
+	// process, so those refusals go to the database as any other.
+	SharedMarkers bool
 	// Scope names who makes the request, from the request and its body; keys are
 	// kept per scope and route. An error means the request cannot be attributed;
 	// it runs without a key, and its handler is expected to reject it.
@@ -256,7 +261,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// Committed with the change: the stored answer is the one to send.
 		own.Response = *rendered
 		answer = own
-	case resp.Status == http.StatusConflict && p.gateRefused.Load() && marked:
+	case resp.Status == http.StatusConflict && p.gateRefused.Load() && marked && m.cfg.SharedMarkers:
 		// Turned away at the gate by seats other users hold or bought. It
 		// changed nothing, and no earlier attempt of the key stands behind it
 		// (a seat of the user's own hold would): a retry after this answer is

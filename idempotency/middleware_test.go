@@ -34,7 +34,8 @@ func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *ha
 }
 
 // newHarnessWith is newHarness over the given markers.
-func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration, markers idempotency.Markers) *harness {
+// newHarnessWith's options change the middleware's Config.
+func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration, markers idempotency.Markers, options ...func(*idempotency.Config)) *harness {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
 	if err != nil {
@@ -42,7 +43,7 @@ func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration,
 	}
 	t.Cleanup(func() { store.Close() })
 	h := &harness{mux: http.NewServeMux(), store: store}
-	m := idempotency.New(idempotency.Config{
+	cfg := idempotency.Config{
 		Receipts: store, Markers: markers, LeaseTTL: lease,
 		Scope: func(r *http.Request, body []byte) (string, error) {
 			if u := r.Header.Get("X-User"); u != "" {
@@ -62,7 +63,11 @@ func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration,
 				http.Error(w, err.Error(), http.StatusBadRequest)
 			}
 		},
-	})
+	}
+	for _, o := range options {
+		o(&cfg)
+	}
+	m := idempotency.New(cfg)
 	h.mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.runs.Add(1)
 		handler(w, r)

@@ -35,21 +35,25 @@ func (failingComplete) Complete(context.Context, string, string, string, []byte,
 }
 
 // TestGateRefusalKeptByMarkers: a refusal at the gate on other users' seats
-// is kept by the markers alone, replayed from them, and written to the
-// database only when they fail; any other refusal is written to the database.
+// is kept by shared markers alone, replayed from them, and written to the
+// database only when they fail; any other refusal, and every refusal with
+// markers that die with the process, is written to the database.
 func TestGateRefusalKeptByMarkers(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		byOthers   bool
 		markers    idempotency.Markers
+		shared     bool
 		inDatabase bool
 	}{
-		{"by others", true, memory.NewMarkers(0), false},
-		{"by others, markers failing", true, failingComplete{memory.NewMarkers(0)}, true},
-		{"not known to be by others", false, memory.NewMarkers(0), true},
+		{"by others", true, memory.NewMarkers(0), true, false},
+		{"by others, markers failing", true, failingComplete{memory.NewMarkers(0)}, true, true},
+		{"by others, markers of this process only", true, memory.NewMarkers(0), false, true},
+		{"not known to be by others", false, memory.NewMarkers(0), true, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarnessWith(t, refuse(tc.byOthers), 10*time.Second, tc.markers)
+			h := newHarnessWith(t, refuse(tc.byOthers), 10*time.Second, tc.markers,
+				func(c *idempotency.Config) { c.SharedMarkers = tc.shared })
 			first := h.post("k", "alice", `{"a":1}`)
 			if first.Code != http.StatusConflict || first.Body.String() != `{"title":"seats unavailable"}` {
 				t.Fatalf("first: got %d %q, want the 409", first.Code, first.Body)

@@ -149,7 +149,7 @@ func run(ctx context.Context, args, env []string, stdout, stderr io.Writer) erro
 	})
 	apiCfg := httpapi.Config{
 		Ready: store.Ping, Logger: log, RequestTimeout: cfg.RequestTimeout,
-		Receipts: store, Markers: acc.markers, IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
+		Receipts: store, Markers: acc.markers, SharedMarkers: cfg.UsesRedis(), IdempotencyTTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL,
 		Live: hub, InFlight: changes, ObserveRequest: m.ObserveRequest,
 		Limiter: acc.limiter, Limits: httpapi.Limits{PerUser: cfg.RateUser, PerAddress: cfg.RateAddress, Sessions: cfg.RateSessions},
 		TrustedProxies: cfg.TrustedProxies, MaxInFlight: cfg.MaxRequests, CORSOrigins: cfg.CORSOrigins,

@@ -84,7 +84,9 @@ func (p *page) await(cond string, d time.Duration, what string) time.Duration {
 			return time.Since(start)
 		}
 		if time.Since(start) > d {
-			p.t.Fatalf("%s: waited %v for %s", p.name, d, what)
+			// What the page last told its user says which side stopped.
+			status, _ := chromedp.Run(p.ctx, chromedp.Evaluate[string](`document.getElementById("status")?.textContent ?? ""`))
+			p.t.Fatalf("%s: waited %v for %s (status line: %q)", p.name, d, what, status)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -164,6 +166,7 @@ func TestBrowserLiveSeatMap(t *testing.T) {
 	// sale again on both pages.
 	a.await(`document.querySelectorAll("#booking-list button.cancel").length === 1`, 2*time.Second, "A's booking listed")
 	a.do(chromedp.Click(chromedp.CSS(`#booking-list button.cancel`)))
+	a.await(`document.getElementById("status").textContent.startsWith("Cancelled")`, 5*time.Second, "A told of the cancellation")
 	b.await(seatIs("available", first, second), 2*time.Second, "A's cancelled seats on B's page")
 	a.await(`document.querySelectorAll("#booking-list button.cancel").length === 0`, 2*time.Second, "A's list without the cancelled booking")
 

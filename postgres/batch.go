@@ -59,6 +59,10 @@ var errClosed = errors.New("store closed")
 func (s *Store) startBatches(n int) {
 	s.batches = batch.New(batch.Config[change, any]{
 		Max: maxBatch, Workers: n, Timeout: batchTimeout, Run: s.writeBatch,
+		// A show's batches wait for each other at its lock, through each
+		// one's commit: its changes make one batch at a time, as large as
+		// what queued meanwhile, rather than several in turn.
+		Affinity: func(c change) string { return c.showID() },
 		// A second change of a seat, or a second attempt of a key, waits for
 		// the next batch: it is judged on what the first committed.
 		Exclusive: func(c change) []string {

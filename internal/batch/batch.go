@@ -10,6 +10,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,12 +48,21 @@ type Config[In, Out any] struct {
 	// the batch named waits for a later batch, so that it is judged on what
 	// the earlier one committed.
 	Exclusive func(job In) []string
+	// Affinity, if set, names the worker's share a job belongs to: jobs of
+	// one name all go to the same worker, in its next batch. For work whose
+	// batches would queue behind one another anyway (a show's changes, which
+	// wait for each other at its lock), one batch of them all beats several
+	// in turn. Jobs of other names spread over the workers by their names'
+	// hashes. Without it, any worker takes any job.
+	Affinity func(job In) string
 }
 
 // Queue gathers jobs into batches and runs them. It is safe for concurrent use.
 type Queue[In, Out any] struct {
-	cfg     Config[In, Out]
-	jobs    chan *job[In, Out]
+	cfg Config[In, Out]
+	// lanes are the workers' queues, one each with Affinity; without it,
+	// every worker's is the same one.
+	lanes   []chan *job[In, Out]
 	stop    chan struct{} // closed by Close
 	stopped chan struct{} // closed once every worker has returned
 	once    sync.Once
@@ -87,12 +97,19 @@ func New[In, Out any](cfg Config[In, Out]) *Queue[In, Out] {
 		cfg.Timeout = 30 * time.Second
 	}
 	q := &Queue[In, Out]{
-		cfg: cfg, jobs: make(chan *job[In, Out], 4*cfg.Max),
+		cfg: cfg, lanes: make([]chan *job[In, Out], cfg.Workers),
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
+	shared := make(chan *job[In, Out], 4*cfg.Max)
+	for i := range q.lanes {
+		q.lanes[i] = shared
+		if cfg.Affinity != nil {
+			q.lanes[i] = make(chan *job[In, Out], 4*cfg.Max)
+		}
+	}
 	var wg sync.WaitGroup
-	for range cfg.Workers {
-		wg.Go(q.work)
+	for _, lane := range q.lanes {
+		wg.Go(func() { q.work(lane) })
 	}
 	go func() {
 		wg.Wait()
@@ -110,7 +127,7 @@ func (q *Queue[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 	var zero Out
 	j := &job[In, Out]{ctx: ctx, in: in, done: make(chan Result[Out], 1)}
 	select {
-	case q.jobs <- j:
+	case q.lane(in) <- j:
 	case <-q.stop:
 		return zero, ErrClosed
 	case <-ctx.Done():
@@ -139,6 +156,16 @@ func (q *Queue[In, Out]) Do(ctx context.Context, in In) (Out, error) {
 		// Its batch is running, and Close waits for it.
 		return q.await(j)
 	}
+}
+
+// lane is the queue of the worker that runs in.
+func (q *Queue[In, Out]) lane(in In) chan<- *job[In, Out] {
+	if q.cfg.Affinity == nil || len(q.lanes) == 1 {
+		return q.lanes[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(q.cfg.Affinity(in)))
+	return q.lanes[h.Sum32()%uint32(len(q.lanes))]
 }
 
 // await waits for a taken job's outcome.
@@ -173,14 +200,14 @@ func (q *Queue[In, Out]) Close() {
 	<-q.stopped
 }
 
-// work is one worker: it gathers what is queued into a batch, runs it, and
-// starts again.
-func (q *Queue[In, Out]) work() {
+// work is one worker: it gathers what is queued in its lane into a batch,
+// runs it, and starts again.
+func (q *Queue[In, Out]) work(jobs chan *job[In, Out]) {
 	var later []*job[In, Out] // dequeued, but sharing something with a batch
 	for {
 		select {
 		case <-q.stop:
-			q.refuse(later)
+			q.refuse(jobs, later)
 			return
 		default:
 		}
@@ -200,12 +227,12 @@ func (q *Queue[In, Out]) work() {
 		}
 		if b.empty() {
 			select {
-			case j := <-q.jobs:
+			case j := <-jobs:
 				if !b.add(j) {
 					later = append(later, j)
 				}
 			case <-q.stop:
-				q.refuse(later)
+				q.refuse(jobs, later)
 				return
 			}
 		}
@@ -214,7 +241,7 @@ func (q *Queue[In, Out]) work() {
 	gather:
 		for taken := 0; !b.full() && taken < q.cfg.Max; taken++ {
 			select {
-			case j := <-q.jobs:
+			case j := <-jobs:
 				if !b.add(j) {
 					later = append(later, j)
 				}
@@ -276,14 +303,14 @@ func latest(a, b time.Time) time.Time {
 	return b
 }
 
-// refuse answers jobs, and every job still queued, with ErrClosed.
-func (q *Queue[In, Out]) refuse(jobs []*job[In, Out]) {
+// refuse answers jobs, and every job still queued in the lane, with ErrClosed.
+func (q *Queue[In, Out]) refuse(lane chan *job[In, Out], jobs []*job[In, Out]) {
 	for _, j := range jobs {
 		j.done <- Result[Out]{Err: ErrClosed}
 	}
 	for {
 		select {
-		case j := <-q.jobs:
+		case j := <-lane:
 			j.done <- Result[Out]{Err: ErrClosed}
 		default:
 			return

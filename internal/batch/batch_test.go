@@ -67,16 +67,27 @@ func doAsync(ctx context.Context, q *Queue[string, string], in string) <-chan Re
 	return ch
 }
 
-// waitQueued waits until n jobs are queued behind the running batch.
+// waitQueued waits until n jobs are queued behind the running batches.
 func waitQueued(t *testing.T, q *Queue[string, string], n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
-	for len(q.jobs) < n {
+	for queuedJobs(q) < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("got %d jobs queued after 5s, want %d", len(q.jobs), n)
+			t.Fatalf("got %d jobs queued after 5s, want %d", queuedJobs(q), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// queuedJobs counts the jobs in q's lanes.
+func queuedJobs[In, Out any](q *Queue[In, Out]) int {
+	n := 0
+	for i, lane := range q.lanes {
+		if i == 0 || lane != q.lanes[0] {
+			n += len(lane)
+		}
+	}
+	return n
 }
 
 func TestEachJobHearsItsOwnOutcome(t *testing.T) {
@@ -132,6 +143,46 @@ func TestExclusiveJobsWaitForTheNextBatch(t *testing.T) {
 		}
 	}
 	want := [][]string{{"x0"}, {"a1", "b1", "c1"}, {"a2"}}
+	if diff := cmp.Diff(want, r.got()); diff != "" {
+		t.Errorf("batches (-want +got):\n%s", diff)
+	}
+}
+
+// TestAffinityKeepsANameOnOneWorker: with four workers, jobs of one name
+// queue behind that name's running batch and make one batch after it, while
+// a job of another worker's name runs at once; without Affinity, idle
+// workers would have taken them one by one.
+func TestAffinityKeepsANameOnOneWorker(t *testing.T) {
+	r := newRecorder(true)
+	q := New(Config[string, string]{Run: r.run, Workers: 4, Affinity: func(in string) string { return in[:1] }})
+	defer q.Close()
+	other := ""
+	for _, name := range []string{"b", "c", "d", "e", "f", "g"} {
+		if q.lane(name) != q.lane("a") {
+			other = name
+			break
+		}
+	}
+	if other == "" {
+		t.Fatal("every name tried shares a's worker")
+	}
+	chans := []<-chan Result[string]{doAsync(t.Context(), q, "a0")}
+	<-r.started
+	for i, in := range []string{"a1", "a2", "a3"} {
+		chans = append(chans, doAsync(t.Context(), q, in))
+		waitQueued(t, q, i+1)
+	}
+	chans = append(chans, doAsync(t.Context(), q, other+"0"))
+	if got := <-r.started; !slices.Equal(got, []string{other + "0"}) {
+		t.Fatalf("the next batch to start: got %v, want [%s0] on a worker of its own", got, other)
+	}
+	close(r.gate)
+	for _, ch := range chans {
+		if res := <-ch; res.Err != nil {
+			t.Error(res.Err)
+		}
+	}
+	want := [][]string{{"a0"}, {other + "0"}, {"a1", "a2", "a3"}}
 	if diff := cmp.Diff(want, r.got()); diff != "" {
 		t.Errorf("batches (-want +got):\n%s", diff)
 	}
@@ -272,7 +323,7 @@ func TestLookupReadsOnceForMany(t *testing.T) {
 		})
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for len(l.q.jobs) < 10 && time.Now().Before(deadline) {
+	for queuedJobs(l.q) < 10 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
 	}
 	close(hold)

@@ -25,7 +25,10 @@ import (
 //     locks the shows it changes in id order and logs the events numbered per
 //     show, and the batch commits. If no change was accepted, it rolls back.
 //     A show's batches wait for each other at that last lock only: for one
-//     another's commits, not for one another's writes.
+//     another's commits, not for one another's writes. On one instance a
+//     show's changes go to one writer (batch.Config.Affinity), so they make
+//     one batch at a time, as large as what queued during the last; batches
+//     of other instances still queue at the lock.
 //
 // A batch spreads the statements, round trips and commit of a change over all
 // its changes; the rows each change writes stay its own. Measured under steady

@@ -415,17 +415,11 @@ func verifyHolds(ctx context.Context, cl *client, holds []*contendHold) (verific
 			intact++
 		}
 	})
-	targets, _ := contendTargets(holds)
-	shows := make([]string, len(targets))
-	for i, t := range targets {
-		shows[i] = t.show
-	}
-	maps, err := cl.seatMaps(ctx, shows)
+	targets, after, err := targetSeats(ctx, cl, holds)
 	if err != nil {
 		v.problem("read the seat maps after the run: %v", err)
 		return v, intact
 	}
-	after := seatsByID(maps)
 	for _, t := range targets {
 		v.SeatsChecked += len(t.seats)
 		for _, id := range t.seats {
@@ -436,6 +430,21 @@ func verifyHolds(ctx context.Context, cl *client, holds []*contendHold) (verific
 	}
 	v.OK = v.ProblemCount == 0
 	return v, intact
+}
+
+// targetSeats reads the seat maps of the holds' shows: the holds' seats by
+// show, and every seat of those shows by id.
+func targetSeats(ctx context.Context, cl *client, holds []*contendHold) ([]contendTarget, map[string]seat, error) {
+	targets, _ := contendTargets(holds)
+	shows := make([]string, len(targets))
+	for i, t := range targets {
+		shows[i] = t.show
+	}
+	maps, err := cl.seatMaps(ctx, shows)
+	if err != nil {
+		return nil, nil, err
+	}
+	return targets, seatsByID(maps), nil
 }
 
 // releaseHolds releases holds taken (those with a token) as their holders
@@ -465,17 +474,11 @@ func releaseHolds(ctx context.Context, cl *client, holds []*contendHold, v *veri
 // checkReleased reads the seat maps again once the holds are released: their
 // seats must be available.
 func checkReleased(ctx context.Context, cl *client, holds []*contendHold, v *verification) {
-	targets, _ := contendTargets(holds)
-	shows := make([]string, len(targets))
-	for i, t := range targets {
-		shows[i] = t.show
-	}
-	maps, err := cl.seatMaps(ctx, shows)
+	_, after, err := targetSeats(ctx, cl, holds)
 	if err != nil {
 		v.problem("read the seat maps after the release: %v", err)
 		return
 	}
-	after := seatsByID(maps)
 	for _, h := range holds {
 		if h.token != "" {
 			continue // not released: a problem already

@@ -11,6 +11,7 @@ import (
 	"seatmanager/auth"
 	"seatmanager/booking"
 	"seatmanager/idempotency"
+	"seatmanager/live"
 )
 
 // problemType is one kind of error the API answers with. Its slug makes the stable
@@ -64,7 +65,9 @@ var (
 	problemUnauthenticated = problemType{"unauthenticated", http.StatusUnauthorized, "Unauthenticated",
 		"The route needs a valid bearer token (Authorization: Bearer <token>): none was sent, or it is malformed, expired, or signed with a key or algorithm the server does not accept. POST /api/sessions gives a guest token. Nothing was changed."}
 	problemForbidden = problemType{"forbidden", http.StatusForbidden, "Forbidden",
-		"The caller the bearer token proves may not do this: for instance, the body's userId names another user. Nothing was changed."}
+		"The caller the bearer token proves may not do this: for instance, the body's userId names another user, or a live socket is asked for from an Origin seatd does not allow (SEATD_ALLOWED_ORIGINS). Nothing was changed."}
+	problemUpgradeRequired = problemType{"upgrade-required", http.StatusUpgradeRequired, "Upgrade required",
+		"The route is a WebSocket: ask for it with Connection: Upgrade and Upgrade: websocket (RFC 6455), as a browser's WebSocket or any WebSocket client does."}
 	problemRateLimited = problemType{"rate-limited", http.StatusTooManyRequests, "Too many requests",
 		"The caller, or its address, sent more requests than its rate limit allows. Nothing was changed; retry after the Retry-After seconds."}
 	problemOverloaded = problemType{"overloaded", http.StatusServiceUnavailable, "Overloaded",
@@ -80,7 +83,7 @@ func init() {
 		problemInvalidRequest, problemInvalidJSON, problemNotFound, problemMethodNotAllowed,
 		problemSeatsUnavailable, problemHoldExpired, problemLimitReached, problemBodyTooLarge, problemUnsupportedMediaType,
 		problemNotReady, problemKeyMissing, problemKeyInvalid, problemKeyInUse, problemKeyReused, problemNotRecorded,
-		problemUnavailable, problemTimeout, problemPruned, problemBodyUnreadable, problemUnauthenticated, problemForbidden, problemRateLimited,
+		problemUnavailable, problemTimeout, problemPruned, problemBodyUnreadable, problemUnauthenticated, problemForbidden, problemUpgradeRequired, problemRateLimited,
 		problemOverloaded, problemInternal,
 	} {
 		problemTypes[p.slug] = p
@@ -110,6 +113,8 @@ var problems = []struct {
 	{booking.ErrDuplicateRequest, problemKeyInUse, ""},
 	{auth.ErrUnauthenticated, problemUnauthenticated, ""},
 	{auth.ErrForbidden, problemForbidden, ""},
+	{live.ErrForeignOrigin, problemForbidden, ""},
+	{live.ErrNotWebSocket, problemUpgradeRequired, ""},
 	{errOverloaded, problemOverloaded, "the server is answering as many requests as it takes at once; retry shortly"},
 	{context.DeadlineExceeded, problemTimeout, "the request did not finish in time; it may still take effect"},
 }
@@ -141,6 +146,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 		if ke, ok := errors.AsType[*idempotency.KeyError](err); ok {
 			detail = ke.Detail
+		}
+		if he, ok := errors.AsType[*live.HandshakeError](err); ok {
+			detail = he.Err.Error()
 		}
 		if ae, ok := errors.AsType[*auth.Error](err); ok {
 			detail = ae.Detail

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -34,6 +35,9 @@ func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
 	// the connection over (TestLiveSocket checks); the hub closes viewers
 	// that stop reading.
 	if err := s.live.Serve(w, r, showID, since); err != nil {
+		if errors.Is(err, live.ErrNotWebSocket) {
+			w.Header().Set("Upgrade", "websocket") // RFC 9110: a 426 names the protocol
+		}
 		s.writeError(w, r, err)
 	}
 }

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -112,40 +113,59 @@ func TestLiveSocket(t *testing.T) {
 	}
 }
 
-// TestLiveRefusals: a bad show id or sinceSeq, an unknown show and a foreign
-// origin are answered before any upgrade.
+// TestLiveRefusals: a bad show id or sinceSeq, an unknown show, a foreign
+// origin and a handshake that is no WebSocket's are answered before any
+// upgrade, each with its problem.
 func TestLiveRefusals(t *testing.T) {
 	e := newLiveEnv(t, time.Second)
+	handshake := http.Header{}
+	handshake.Set("Connection", "Upgrade")
+	handshake.Set("Upgrade", "websocket")
+	handshake.Set("Sec-WebSocket-Version", "13")
+	handshake.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	without := func(name string) http.Header {
+		h := handshake.Clone()
+		h.Del(name)
+		return h
+	}
 	for name, tc := range map[string]struct {
-		path   string
-		origin string
-		status int
+		path    string
+		headers http.Header
+		status  int
+		problem string
 	}{
-		"bad show id":      {"/api/seats/nope/live", "", 400},
-		"unknown show":     {"/api/seats/" + booking.NewID() + "/live", "", 404},
-		"bad sinceSeq":     {"/api/seats/" + e.show.ID + "/live?sinceSeq=-1", "", 400},
-		"sinceSeq ahead":   {"/api/seats/" + e.show.ID + "/live?sinceSeq=99", "", 400},
-		"foreign origin":   {"/api/seats/" + e.show.ID + "/live", "https://evil.example", 403},
-		"no upgrade asked": {"/api/seats/" + e.show.ID + "/live", "", 426},
+		"bad show id":      {"/api/seats/nope/live", handshake, 400, "invalid-request"},
+		"unknown show":     {"/api/seats/" + booking.NewID() + "/live", handshake, 404, "not-found"},
+		"bad sinceSeq":     {"/api/seats/" + e.show.ID + "/live?sinceSeq=-1", handshake, 400, "invalid-request"},
+		"sinceSeq ahead":   {"/api/seats/" + e.show.ID + "/live?sinceSeq=99", handshake, 400, "invalid-request"},
+		"foreign origin":   {"/api/seats/" + e.show.ID + "/live", func() http.Header { h := handshake.Clone(); h.Set("Origin", "https://evil.example"); return h }(), 403, "forbidden"},
+		"no upgrade asked": {"/api/seats/" + e.show.ID + "/live", http.Header{}, 426, "upgrade-required"},
+		"no key":           {"/api/seats/" + e.show.ID + "/live", without("Sec-WebSocket-Key"), 400, "invalid-request"},
+		"another version":  {"/api/seats/" + e.show.ID + "/live", func() http.Header { h := handshake.Clone(); h.Set("Sec-WebSocket-Version", "8"); return h }(), 400, "invalid-request"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req, _ := http.NewRequestWithContext(t.Context(), "GET", e.srv.URL+tc.path, nil)
-			if name != "no upgrade asked" {
-				req.Header.Set("Connection", "Upgrade")
-				req.Header.Set("Upgrade", "websocket")
-				req.Header.Set("Sec-WebSocket-Version", "13")
-				req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
-			}
-			if tc.origin != "" {
-				req.Header.Set("Origin", tc.origin)
-			}
+			req.Header = tc.headers
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
+			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != tc.status {
-				t.Errorf("got %d, want %d", resp.StatusCode, tc.status)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOpenAPI(t, req, response{status: resp.StatusCode, header: resp.Header, body: body})
+			var p struct{ Type, Detail string }
+			ct := resp.Header.Get("Content-Type")
+			if err := json.Unmarshal(body, &p); err != nil || ct != "application/problem+json" {
+				t.Fatalf("got %d %s (%v), want a problem", resp.StatusCode, ct, err)
+			}
+			if resp.StatusCode != tc.status || p.Type != "/problems/"+tc.problem || p.Detail == "" {
+				t.Errorf("got %d %+v, want %d with problem %s and a detail", resp.StatusCode, p, tc.status, tc.problem)
+			}
+			if tc.status == 426 && resp.Header.Get("Upgrade") != "websocket" {
+				t.Errorf("426 without Upgrade: websocket: %v", resp.Header)
 			}
 		})
 	}

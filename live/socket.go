@@ -16,13 +16,79 @@ import (
 // try again later (or another instance).
 var ErrTooManySockets = fmt.Errorf("too many viewers on this instance: %w", booking.ErrUnavailable)
 
+// The handshakes Serve refuses, as kinds of HandshakeError; a malformed one
+// (no key, another version) is booking.ErrInvalid.
+var (
+	ErrNotWebSocket  = errors.New("not a WebSocket upgrade request")
+	ErrForeignOrigin = errors.New("origin not allowed")
+)
+
+// HandshakeError is a WebSocket handshake the library refused: Err says why,
+// Kind is ErrNotWebSocket, ErrForeignOrigin or booking.ErrInvalid.
+type HandshakeError struct{ Kind, Err error }
+
+func (e *HandshakeError) Error() string   { return e.Err.Error() }
+func (e *HandshakeError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// handshakeWriter keeps the library's refusal of a handshake (a plain-text
+// http.Error) from the client, so that Serve's caller answers it as it answers
+// every error; the upgrade passes through, and Unwrap lets the library hijack
+// the connection.
+type handshakeWriter struct {
+	http.ResponseWriter
+	refused int  // the status the library refused the handshake with
+	wrote   bool // a status went through: the answer is the library's
+}
+
+func (w *handshakeWriter) WriteHeader(code int) {
+	if code >= 400 && !w.wrote {
+		w.refused = code
+		return
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *handshakeWriter) Write(b []byte) (int, error) {
+	if w.refused != 0 && !w.wrote {
+		return len(b), nil
+	}
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *handshakeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// refusal is the error of a handshake the library refused, nil if it
+// answered the request itself.
+func (w *handshakeWriter) refusal(err error) error {
+	if w.refused == 0 || w.wrote {
+		return nil
+	}
+	// What http.Error set for its plain text.
+	w.Header().Del("Content-Type")
+	w.Header().Del("X-Content-Type-Options")
+	kind := booking.ErrInvalid
+	switch w.refused {
+	case http.StatusUpgradeRequired:
+		kind = ErrNotWebSocket
+	case http.StatusForbidden:
+		kind = ErrForeignOrigin
+	case http.StatusNotImplemented, http.StatusInternalServerError:
+		return err // the server's failure: an internal error
+	}
+	return &HandshakeError{Kind: kind, Err: err}
+}
+
 // Serve upgrades r to a WebSocket and streams the show to it: a snapshot,
 // then every event in seq order. With since, a viewer that reconnects gets
 // exactly the events after since, with no snapshot, while the log still has
 // them. An error it returns comes before the upgrade, for the caller to
 // answer: booking.ErrNotFound for an unknown show, booking.ErrInvalid for a
-// since ahead of the show, ErrTooManySockets. After the upgrade it answers
-// everything itself and returns nil once the socket is closed.
+// since ahead of the show, ErrTooManySockets, a *HandshakeError for a request
+// that is no WebSocket handshake or comes from a foreign origin. After the
+// upgrade it answers everything itself and returns nil once the socket is
+// closed.
 func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, showID string, since *int64) error {
 	if !h.admit() {
 		return ErrTooManySockets
@@ -46,12 +112,11 @@ func (h *Hub) Serve(w http.ResponseWriter, r *http.Request, showID string, since
 			return err
 		}
 	}
-	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
+	hw := &handshakeWriter{ResponseWriter: w}
+	c, err := websocket.Accept(hw, r, &websocket.AcceptOptions{OriginPatterns: h.cfg.OriginPatterns})
 	if err != nil {
-		// Accept has answered already (403 for a foreign origin, 426 for a
-		// request that is no upgrade).
 		h.cfg.Logger.Debug("websocket not accepted", "show", showID, "err", err)
-		return nil
+		return hw.refusal(err)
 	}
 	h.cfg.Observer.SocketOpened()
 	why := h.stream(c, f, next, backlog)

@@ -24,15 +24,6 @@ UPDATE seats SET blocked = $2, status = 'available', hold_token = NULL, holder =
     version = version + 1
 WHERE id = ANY($1::text[]::uuid[])`
 
-// blockEventsSQL logs the seats blocked or unblocked, below the show's new seq.
-const blockEventsSQL = `
-WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::text[]::uuid[]) WHERE id = $1 RETURNING seq
-)
-INSERT INTO seat_events (show_id, seq, seat_id, status, at)
-SELECT $1, bump.seq - cardinality($2::text[]::uuid[]) + e.n, e.seat_id, $3, $4
-FROM bump, unnest($2::text[]::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
-
 // Block implements booking.BlockStore.
 func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Blocking, error) {
 	out := booking.Blocking{ShowID: p.ShowID, SeatIDs: p.SeatIDs, Blocked: p.Block}
@@ -60,7 +51,7 @@ func (s *Store) Block(ctx context.Context, p booking.BlockParams) (booking.Block
 		b := &pgx.Batch{}
 		if len(change) > 0 {
 			b.Queue(blockSQL, change, p.Block)
-			b.Queue(blockEventsSQL, p.ShowID, change, string(booking.BlockedStatus(p.Block)), out.At)
+			queueEvents(b, p.ShowID, event{status: booking.BlockedStatus(p.Block), at: out.At}, change, nil)
 		}
 		if err := queueReceipt(b, p.Idempotent, out); err != nil {
 			return err

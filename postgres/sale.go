@@ -102,7 +102,7 @@ WHERE b.booking_id = $1 AND b.seat_id IN (SELECT id FROM locked)
 LIMIT 1`
 
 // cancelSQL moves a booking's rows to cancelled_bookings and frees its seats;
-// the events are appended after it, below the show's new seq.
+// the events are appended after it, below the show's new seq (queueEvents).
 const cancelSQL = `
 WITH gone AS (
     DELETE FROM bookings WHERE booking_id = $1
@@ -114,15 +114,6 @@ WITH gone AS (
 UPDATE seats AS s SET status = 'available', booking_id = NULL, version = s.version + 1
 FROM gone WHERE s.id = gone.seat_id
 RETURNING s.id`
-
-// cancelEventsSQL logs the freed seats, numbered below the show's new seq.
-const cancelEventsSQL = `
-WITH bump AS (
-    UPDATE shows SET seq = seq + cardinality($2::text[]::uuid[]) WHERE id = $1 RETURNING seq
-)
-INSERT INTO seat_events (show_id, seq, seat_id, status, booking_id, at)
-SELECT $1, bump.seq - cardinality($2::text[]::uuid[]) + e.n, e.seat_id, 'available', $3, clock_timestamp()
-FROM bump, unnest($2::text[]::uuid[]) WITH ORDINALITY AS e(seat_id, n)`
 
 // Cancel implements booking.SaleStore.
 func (s *Store) Cancel(ctx context.Context, p booking.CancelParams) (booking.Sale, error) {
@@ -156,15 +147,14 @@ func (s *Store) Cancel(ctx context.Context, p booking.CancelParams) (booking.Sal
 			return err
 		}
 		slices.Sort(freed)
-		if _, err := tx.Exec(ctx, cancelEventsSQL, sale.ShowID, freed, p.BookingID); err != nil {
-			return err
-		}
 		sales, err := readSales(ctx, tx, []string{p.BookingID})
 		if err != nil || len(sales) == 0 {
 			return cmp.Or(err, errors.New("cancelled booking not found in its own transaction"))
 		}
 		sale = sales[0]
 		b := &pgx.Batch{}
+		// The freed seats' events, at the cancellation's time; the show's lock last.
+		queueEvents(b, sale.ShowID, event{status: booking.StatusAvailable, bookingID: p.BookingID, at: sale.CancelledAt}, freed, nil)
 		if err := queueReceipt(b, p.Idempotent, sale); err != nil {
 			return err
 		}

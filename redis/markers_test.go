@@ -2,6 +2,7 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -292,5 +293,55 @@ func TestMiddlewareRedisStuck(t *testing.T) {
 	// the client's own timeouts would take over a second each.
 	if elapsed := time.Since(start); rec.Code != http.StatusOK || rec.Body.String() != "done" || elapsed > 700*time.Millisecond {
 		t.Errorf("keyed request with Redis paused: got %d %q after %v, want 200 \"done\" within 700ms", rec.Code, rec.Body, elapsed)
+	}
+}
+
+// TestGateRefusalKeptInRedis: with Redis's markers (SharedMarkers), a hold
+// refused at the gate on other users' seats leaves no receipt in the
+// database, and its retry on a fresh middleware, as on seatd restarted or
+// another instance, is the same 409 replayed from Redis without running again.
+func TestGateRefusalKeptInRedis(t *testing.T) {
+	markers, _ := newMarkers(t)
+	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	runs := 0
+	refuse := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		runs++
+		idempotency.For(r, func(any) (idempotency.Response, error) { return idempotency.Response{}, nil }).OnGateRefusal()
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusConflict)
+		w.Write([]byte(`{"title":"seats unavailable"}`))
+	})
+	instance := func() http.Handler {
+		m := idempotency.New(idempotency.Config{
+			Receipts: store, Markers: markers, SharedMarkers: true,
+			Scope: func(*http.Request, []byte) (string, error) { return "bob", nil },
+			Fail:  func(w http.ResponseWriter, _ *http.Request, err error) { http.Error(w, err.Error(), 500) },
+		})
+		t.Cleanup(m.Close)
+		mux := http.NewServeMux() // the route's pattern is part of the receipt's scope
+		mux.Handle("POST /do", m.Wrap(refuse))
+		return mux
+	}
+	post := func(h http.Handler) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(`{"seatIds":["a"]}`))
+		req.Header.Set("Idempotency-Key", "bob-1")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	first := post(instance())
+	if first.Code != http.StatusConflict {
+		t.Fatalf("first: got %d %q, want the 409", first.Code, first.Body)
+	}
+	if _, err := store.Receipt(t.Context(), "bob POST /do", "bob-1"); !errors.Is(err, booking.ErrNotFound) {
+		t.Errorf("receipt in the database: got %v, want none (ErrNotFound)", err)
+	}
+	again := post(instance())
+	if again.Code != http.StatusConflict || again.Body.String() != first.Body.String() || again.Header().Get("Idempotent-Replayed") != "true" || runs != 1 {
+		t.Errorf("retry on a fresh instance: got %d %q, headers %v, after %d runs; want the 409 replayed from Redis, run once", again.Code, again.Body, again.Header(), runs)
 	}
 }

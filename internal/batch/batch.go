@@ -10,7 +10,7 @@ package batch
 import (
 	"context"
 	"errors"
-	"hash/fnv"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,6 +63,7 @@ type Queue[In, Out any] struct {
 	// lanes are the workers' queues, one each with Affinity; without it,
 	// every worker's is the same one.
 	lanes   []chan *job[In, Out]
+	seed    maphash.Seed  // of the Affinity names' hashes
 	stop    chan struct{} // closed by Close
 	stopped chan struct{} // closed once every worker has returned
 	once    sync.Once
@@ -97,7 +98,7 @@ func New[In, Out any](cfg Config[In, Out]) *Queue[In, Out] {
 		cfg.Timeout = 30 * time.Second
 	}
 	q := &Queue[In, Out]{
-		cfg: cfg, lanes: make([]chan *job[In, Out], cfg.Workers),
+		cfg: cfg, lanes: make([]chan *job[In, Out], cfg.Workers), seed: maphash.MakeSeed(),
 		stop: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	shared := make(chan *job[In, Out], 4*cfg.Max)
@@ -163,9 +164,7 @@ func (q *Queue[In, Out]) lane(in In) chan<- *job[In, Out] {
 	if q.cfg.Affinity == nil || len(q.lanes) == 1 {
 		return q.lanes[0]
 	}
-	h := fnv.New32a()
-	h.Write([]byte(q.cfg.Affinity(in)))
-	return q.lanes[h.Sum32()%uint32(len(q.lanes))]
+	return q.lanes[maphash.String(q.seed, q.cfg.Affinity(in))%uint64(len(q.lanes))]
 }
 
 // await waits for a taken job's outcome.

@@ -35,23 +35,26 @@ type confirmation struct {
 // Config.ConfirmFor. Every seat the first kind does not cover is looked up, so that
 // the refusal names what the database would.
 func (s *Service) confirm(ctx context.Context, showID, userID string, seatIDs []string, claims []Claim, began time.Time) (confirmation, error) {
-	held := make(map[string]bool, len(claims))
-	claimed := make(map[string]bool, len(claims))
+	// A request names at most Config.MaxSeats seats (10 by default), so
+	// slices searched end to end serve here better than maps: every refusal
+	// is confirmed, and a map of each kind was a good part of its garbage.
+	held := make([]string, 0, len(claims))
+	claimed := make([]string, 0, len(claims))
 	byOthers := true
 	for _, c := range claims {
-		claimed[c.SeatID] = true
+		claimed = append(claimed, c.SeatID)
 		holder, ok, err := s.flights.heldSince(ctx, c.Token, began)
 		if err != nil {
 			return confirmation{}, err
 		}
 		if ok {
-			held[c.SeatID] = true
+			held = append(held, c.SeatID)
 			byOthers = byOthers && holder != userID
 		}
 	}
 	var unavailable, rest []string
 	for _, id := range seatIDs {
-		if held[id] {
+		if slices.Contains(held, id) {
 			unavailable = append(unavailable, id)
 		} else {
 			rest = append(rest, id)
@@ -62,8 +65,8 @@ func (s *Service) confirm(ctx context.Context, showID, userID string, seatIDs []
 		if err != nil {
 			return confirmation{}, err
 		}
-		for _, id := range rest {
-			if t, ok := taken[id]; ok && t.ShowID == showID {
+		for i, id := range rest {
+			if t := taken[i]; t.ShowID == showID {
 				unavailable = append(unavailable, id)
 				byOthers = byOthers && t.UserID != userID
 			}
@@ -102,25 +105,26 @@ type takenEntry struct {
 	forgotten bool
 }
 
-// lookup returns the taken seats of seatIDs, seats of showID, from what it
-// remembers or else from read, whose answer it remembers. A seat that a gate
-// claim stands on is taken only as a read found it: that it was free says
-// nothing of a hold on its way to the database, which the claim may be. A
-// read also reads again the show's seats it remembers that are past half
-// their life: the hot seats of an on-sale are read together, once a life,
-// rather than each on its own as it ages.
-func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs []string, claimed map[string]bool, read func(context.Context, []string) (map[string]Taken, error)) (map[string]Taken, error) {
+// lookup tells, for each of seatIDs (seats of showID), whether it is taken,
+// from what it remembers or else from read, whose answer it remembers: the
+// i-th Taken is seatIDs[i]'s, or zero if it is free. A seat that a gate
+// claim stands on (one of claimed) is taken only as a read found it: that it
+// was free says nothing of a hold on its way to the database, which the claim
+// may be. A read also reads again the show's seats it remembers that are past
+// half their life: the hot seats of an on-sale are read together, once a
+// life, rather than each on its own as it ages.
+func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs, claimed []string, read func(context.Context, []string) (map[string]Taken, error)) ([]Taken, error) {
 	now := time.Now()
-	taken := make(map[string]Taken, len(seatIDs))
+	taken := make([]Taken, len(seatIDs))
 	var missing []string
 	c.mu.Lock()
 	seats := c.shows[showID]
-	for _, id := range seatIDs {
+	for i, id := range seatIDs {
 		switch e, ok := seats[id]; {
-		case !ok || !c.fresh(e, now) || e.free && claimed[id]:
+		case !ok || !c.fresh(e, now) || e.free && slices.Contains(claimed, id):
 			missing = append(missing, id)
 		case !e.free:
-			taken[id] = e.Taken
+			taken[i] = e.Taken
 		}
 	}
 	if len(missing) > 0 {
@@ -147,8 +151,8 @@ func (c *takenCache) lookup(ctx context.Context, showID string, seatIDs []string
 	for _, id := range missing {
 		// As old as the read's start: a change may have committed while it ran.
 		t, ok := found[id]
-		if ok && slices.Contains(seatIDs, id) {
-			taken[id] = t
+		if i := slices.Index(seatIDs, id); ok && i >= 0 {
+			taken[i] = t
 		}
 		if e, had := c.shows[showID][id]; had && e.forgotten && !e.read.Before(now) {
 			continue // changed since the read began: what it found may be gone

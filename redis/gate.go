@@ -118,7 +118,7 @@ func parseClaims(res []any, seatIDs []string, ttl time.Duration) ([]booking.Clai
 	if len(res)%3 != 0 {
 		return nil, fmt.Errorf("script returned %d values, want triples", len(res))
 	}
-	var claims []booking.Claim
+	claims := make([]booking.Claim, 0, len(res)/3)
 	for i := 0; i < len(res); i += 3 {
 		idx, ok1 := res[i].(int64)
 		owner, ok2 := res[i+1].(string)

@@ -41,23 +41,6 @@ const (
 // by their SHA-256, so that a key stays short whatever a caller passes.
 const maxPlainID = 200
 
-// claimScript sets an in-flight mark if the key has none (or has this very
-// mark: a retried command of the same lease), or returns the mark that is there
-// and its remaining ttl, in one step, so that of many attempts racing for one id
-// exactly one finds the key empty. An expired mark is gone
-// from Redis, which is what makes a lapsed lease claimable again.
-//
-// KEYS[1] is the mark's key; ARGV[1] the in-flight mark, ARGV[2] the lease ttl
-// in milliseconds. It returns 1 when it set the mark, and otherwise {value, pttl}.
-var claimScript = goredis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v and v ~= ARGV[1] then
-	return {v, redis.call('PTTL', KEYS[1])}
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-`)
-
 // completeScript replaces the key's mark with a done one if the key is empty or
 // holds the in-flight mark of the completing lease; a mark another lease claimed
 // since, and any done mark, stay as they are. GETRANGE reads just the prefix, so
@@ -90,7 +73,7 @@ return 0
 
 // Markers is an idempotency.Markers shared by every seatd instance on one Redis:
 // one string key per id, holding its mark, with the mark's ttl. Each call is one
-// script, one round trip.
+// command or script, one round trip (a claim that finds a mark in flight, two).
 type Markers struct {
 	client Commander
 	prefix string
@@ -115,57 +98,55 @@ func (m *Markers) key(id string) string {
 
 // Claim marks id as in flight under lease for leaseTTL and reports Claimed, if
 // id has no mark (an expired one is gone); otherwise it returns the mark there.
-// It makes one round trip.
+//
+// The claim is one SET NX GET, a plain command rather than a script: of many
+// attempts racing for one id exactly one finds the key empty, and the others
+// get the mark that is there in the same step. It costs Redis a fraction of a
+// script's run, and every request makes one. Only a mark in flight needs a
+// second round trip, for its remaining ttl; and a retried command of this very
+// claim finds its own mark, which counts as claimed.
 func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leaseTTL time.Duration) (idempotency.Mark, error) {
 	if leaseTTL <= 0 {
 		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q: lease ttl %v is not positive", id, leaseTTL)
 	}
-	value := encodeMark(tagInFlight, lease, fingerprint, nil)
-	res, err := claimScript.Run(ctx, m.client, []string{m.key(id)}, value, milliseconds(leaseTTL)).Result()
-	if err != nil {
+	key, value := m.key(id), encodeMark(tagInFlight, lease, fingerprint, nil)
+	old, err := m.client.Do(ctx, "set", key, value, "nx", "get", "px", milliseconds(leaseTTL)).Text()
+	switch {
+	case errors.Is(err, goredis.Nil) || (err == nil && old == string(value)):
+		return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
+	case err != nil:
 		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q in redis: %w", id, err)
 	}
-	mark, err := claimed(res, fingerprint, leaseTTL)
+	mark, err := m.existing(ctx, key, old)
 	if err != nil {
 		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q in redis: %w", id, err)
 	}
 	return mark, nil
 }
 
-// claimed turns claimScript's reply into a Mark.
-func claimed(res any, fingerprint string, leaseTTL time.Duration) (idempotency.Mark, error) {
-	switch r := res.(type) {
-	case int64:
-		if r != 1 {
-			break
-		}
-		return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
-	case []any:
-		if len(r) != 2 {
-			break
-		}
-		value, ok1 := r[0].(string)
-		pttl, ok2 := r[1].(int64)
-		if !ok1 || !ok2 {
-			break
-		}
-		tag, _, fp, response, err := decodeMark(value)
-		if err != nil {
-			return idempotency.Mark{}, err
-		}
-		if tag == tagDone {
-			return idempotency.Mark{Fingerprint: fp, Response: response}, nil
-		}
-		if pttl < 0 {
-			// Only a key changed by hand (PERSIST) lacks a ttl; such a mark would
-			// turn every attempt away forever.
-			return idempotency.Mark{}, fmt.Errorf("mark in flight has no ttl (PTTL %d)", pttl)
-		}
-		// A key in its last millisecond reads PTTL 0; it is still there, and the
-		// next attempt may take over within a millisecond.
-		return idempotency.Mark{Fingerprint: fp, LeaseLeft: max(time.Duration(pttl)*time.Millisecond, time.Millisecond)}, nil
+// existing turns the mark another attempt left at key into a Mark, with the
+// remaining ttl of one in flight.
+func (m *Markers) existing(ctx context.Context, key, value string) (idempotency.Mark, error) {
+	tag, _, fp, response, err := decodeMark(value)
+	if err != nil {
+		return idempotency.Mark{}, err
 	}
-	return idempotency.Mark{}, fmt.Errorf("unexpected script reply %#v", res)
+	if tag == tagDone {
+		return idempotency.Mark{Fingerprint: fp, Response: response}, nil
+	}
+	pttl, err := m.client.Do(ctx, "pttl", key).Int64()
+	switch {
+	case err != nil:
+		return idempotency.Mark{}, err
+	case pttl == -1:
+		// Only a key changed by hand (PERSIST) lacks a ttl; such a mark would
+		// turn every attempt away forever.
+		return idempotency.Mark{}, fmt.Errorf("mark in flight has no ttl (PTTL %d)", pttl)
+	}
+	// A key in its last millisecond reads PTTL 0, and one that lapsed since
+	// the SET reads -2: either way the next attempt may take over within a
+	// millisecond.
+	return idempotency.Mark{Fingerprint: fp, LeaseLeft: max(time.Duration(pttl)*time.Millisecond, time.Millisecond)}, nil
 }
 
 // Complete stores response as id's answer for ttl, if id has no mark or is in

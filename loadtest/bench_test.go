@@ -104,12 +104,6 @@ func TestBenchmarks(t *testing.T) {
 			r.pgVersion = c.PG.ServerVersion
 		}
 	}
-	if sel[partContend] && r.commands["contend"] {
-		progress("calibrate at 256 connections: the hello-world POST rate beside contend's")
-		c := calibrate(t, seatload, "", 256, 0)
-		r.hello256 = &c.Hello
-	}
-
 	for _, b := range backends(sel, durable) {
 		t.Run(b.name, func(t *testing.T) {
 			b.redis = ""

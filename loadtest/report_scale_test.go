@@ -211,21 +211,24 @@ func (r report) contend(p printer) {
 		return
 	}
 	c := res.contend
-	p("    seatload calibrate -c %d -duration %s ...                                   # the hello-world rate at the same concurrency\n", contendWorkers, *calibrateD)
-	p("    seatload contend -c %d -duration %s -json -url $SEATD -auth-secret $SECRET   # PostgreSQL + Redis\n\n", contendWorkers, *contendD)
+	p("    seatload calibrate -c %d -duration %s ...                                   # the hello-world rate at the same concurrency, just before\n", contendWorkers, *calibrateD)
+	p("    seatload contend -c %d -duration %s -json -url $SEATD -auth-secret $SECRET   # PostgreSQL + Redis\n", contendWorkers, *contendD)
+	p("    seatload calibrate -c %d -duration %s ...                                   # and just after\n\n", contendWorkers, *calibrateD)
 	p("A few holders hold seats; %d workers, each a user of its own, ask for 1–2 of them as fast\n", contendWorkers)
 	p("as seatd answers, each request with a fresh Idempotency-Key: the refusals of a sold-out\n")
 	p("on-sale, which the gate should answer at nearly the cost of a hello-world POST, without the\n")
-	p("database. The transactions are counted as for the storm (`pg_stat_database`, around the run).\n\n")
-	p("| refusals/s | hello-world POST at %d | refusals / hello | hold p50 | hold p99 | database transactions per refusal | of which wrote | failures | verified |\n", contendWorkers)
+	p("database. The transactions are counted as for the storm (`pg_stat_database`, around the run).\n")
+	p("The hello-world rate is measured on either side of the run, with seatd idle, and the refusals\n")
+	p("are read against the mean of the two: this machine's speed drifts within minutes.\n\n")
+	p("| refusals/s | hello-world POST at %d, before / after | refusals / hello | hold p50 | hold p99 | database transactions per refusal | of which wrote | failures | verified |\n", contendWorkers)
 	p("|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	rate, hello, ratio := 0.0, "–", "–"
 	if c.Contend != nil {
 		rate = c.Contend.RefusalsPerSecond
 	}
-	if r.hello256 != nil && r.hello256.PerSecond > 0 {
-		hello = fmt.Sprintf("%.0f req/s", r.hello256.PerSecond)
-		ratio = fmt.Sprintf("%.0f %%", 100*rate/r.hello256.PerSecond)
+	if mean := c.hello(); mean > 0 {
+		hello = fmt.Sprintf("%.0f / %.0f req/s", c.helloBefore.PerSecond, c.helloAfter.PerSecond)
+		ratio = fmt.Sprintf("%.0f %%", 100*rate/mean)
 	}
 	h := c.route("hold")
 	p("| %.0f | %s | %s | %.1f ms | %.1f ms | %.3f | %.3f | %d | %v |\n\n", rate, hello, ratio, h.LatencyMs.P50, h.LatencyMs.P99,

@@ -22,10 +22,9 @@ type report struct {
 	pgVersion                         string
 	durableSettings, fsyncOffSettings string
 	// calibration is on the durable PostgreSQL; fsyncOffCalibration on the
-	// tests' server; hello256 the hello-world POST at contend's concurrency.
+	// tests' server.
 	calibration         *calibration
 	fsyncOffCalibration *calibration
-	hello256            *loop
 	disk                *loop // one 8 kB write and fdatasync at a time, on the disk of PostgreSQL's data
 	results             []result
 	goBench             string
@@ -74,7 +73,7 @@ func (r report) markdown() string {
 	p("Commands, as `make bench` runs them (see `loadtest/bench_test.go`):\n\n")
 	p("    seatload calibrate -c 64 -duration %s -pg-url $PG -sqlite-path $TMP/calibrate.db -live-sockets %d   # durable $PG\n", *calibrateD, *liveN)
 	p("    seatload calibrate -c 64 -duration %s -pg-url $PG_FSYNC_OFF -sqlite-path $TMP/calibrate.db\n", *calibrateD)
-	p("    seatload calibrate -c %d -duration %s -sqlite-path $TMP/calibrate.db    # the hello-world rate at contend's concurrency\n", contendWorkers, *calibrateD)
+	p("    seatload calibrate -c %d -duration %s -sqlite-path $TMP/calibrate.db    # the hello-world rate at contend's concurrency, on either side of contend\n", contendWorkers, *calibrateD)
 	p("    SEATD_DEMO=true SEATD_DEMO_SHOWS=400 SEATD_AUTH_SECRET=$SECRET SEATD_RATE_USER=off SEATD_RATE_ADDRESS=off SEATD_MAX_REQUESTS=%d \\\n", maxRequests())
 	p("      SEATD_PPROF_ADDR=$OPS seatd\n")
 	p("        # with SEATD_DATABASE_URL, SEATD_REDIS_URL, SEATD_GATE per backend, and SEATD_DEMO_SHOWS=%d on PostgreSQL + Redis;\n", pgDemoShows)
@@ -173,10 +172,6 @@ func (r report) limits(p printer) {
 		p("\nThis machine's disk, on the file system of PostgreSQL's data dirs: one 8 kB write and\n")
 		p("fdatasync at a time, as a durable commit waits for its WAL, %.0f /s (p50 %.3f ms, p99 %.3f ms).\n",
 			l.PerSecond, l.LatencyMs.P50, l.LatencyMs.P99)
-	}
-	if h := r.hello256; h != nil {
-		p("\nAt %d concurrent connections (contend's), the hello-world JSON POST makes %.0f req/s (p50 %.2f ms, p99 %.2f ms).\n",
-			contendWorkers, h.PerSecond, h.LatencyMs.P50, h.LatencyMs.P99)
 	}
 	p("\n")
 }

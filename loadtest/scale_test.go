@@ -85,6 +85,18 @@ func abs(f float64) float64 { return max(f, -f) }
 type contendRun struct {
 	run
 	xacts xactCount // PostgreSQL transactions per refusal
+	// helloBefore and helloAfter are the hello-world POST at contend's
+	// concurrency, measured just before the run and just after it.
+	helloBefore, helloAfter loop
+}
+
+// hello is the hello-world rate contend is read against: the mean of the
+// measurements on either side of it, or 0 without them.
+func (c *contendRun) hello() float64 {
+	if c.helloBefore.PerSecond <= 0 || c.helloAfter.PerSecond <= 0 {
+		return 0
+	}
+	return (c.helloBefore.PerSecond + c.helloAfter.PerSecond) / 2
 }
 
 // contendWorkers is contend's -c, and the concurrency of the hello-world
@@ -100,9 +112,17 @@ func measureContend(t *testing.T, seatload string, s *seatd, commands map[string
 	}
 	progress("%s: counting the database's transactions (an 11 s wait)", s.b.name)
 	before := xacts(t, s.db)
+	// The hello-world rate on either side of the run, seatd idle: this
+	// machine's speed drifts by a third within minutes, so a rate measured at
+	// the start of the bench would be read against another machine.
+	progress("calibrate at %d connections: the hello-world POST rate, before contend", contendWorkers)
+	helloBefore := calibrate(t, seatload, "", contendWorkers, 0).Hello
 	progress("%s: contend, %d workers, %s", s.b.name, contendWorkers, *contendD)
 	c := &contendRun{run: s.profiled(t, seatload, "contend", timedPart(*contendD),
-		signed("contend", "-json", "-url", s.URL, "-c", fmt.Sprint(contendWorkers), "-duration", contendD.String())...)}
+		signed("contend", "-json", "-url", s.URL, "-c", fmt.Sprint(contendWorkers), "-duration", contendD.String())...),
+		helloBefore: helloBefore}
+	progress("calibrate at %d connections: the hello-world POST rate, after contend", contendWorkers)
+	c.helloAfter = calibrate(t, seatload, "", contendWorkers, 0).Hello
 	progress("%s: counting the database's transactions (an 11 s wait)", s.b.name)
 	after := xacts(t, s.db)
 	if c.Contend != nil && c.Contend.Refusals > 0 {

@@ -84,6 +84,7 @@ func (s *Server) change(pattern string, h http.HandlerFunc) {
 		once.ServeHTTP(w, r)
 	})
 	s.mux.Handle(pattern, wrapped)
+	s.keyed[pattern] = true
 	if name, ok := strings.CutPrefix(pattern, "POST /api/seats/"); ok {
 		s.postOnly[name] = true
 	}

@@ -88,6 +88,9 @@ type Server struct {
 	changes *inflight.Counter
 	// postOnly are the paths under /api/seats/ that only take POST (see change).
 	postOnly map[string]bool
+	// keyed are the patterns of the changes, which run exactly-once per
+	// Idempotency-Key (see change).
+	keyed map[string]bool
 
 	metrics http.Handler
 	observe func(route, method string, status int, d time.Duration)
@@ -105,7 +108,7 @@ type Server struct {
 func NewServer(svc *booking.Service, cfg Config) *Server {
 	s := &Server{
 		svc: svc, mux: http.NewServeMux(), ready: cfg.Ready, maxBody: cfg.MaxBodyBytes, timeout: cfg.RequestTimeout,
-		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{}, live: cfg.Live,
+		log: cfg.Logger, metrics: cfg.Metrics, observe: cfg.ObserveRequest, postOnly: map[string]bool{}, keyed: map[string]bool{}, live: cfg.Live,
 		changes: cfg.InFlight, auth: cfg.Auth, sessions: cfg.Sessions, limiter: cfg.Limiter, limits: cfg.Limits,
 		proxies: cfg.TrustedProxies, inFlight: gauge{max: int64(cfg.MaxInFlight)}, corsOrigins: cfg.CORSOrigins,
 	}
@@ -129,6 +132,7 @@ func NewServer(svc *booking.Service, cfg Config) *Server {
 		MaxBodyBytes: s.maxBody, TTL: cfg.IdempotencyTTL, RefusalTTL: cfg.RefusalTTL, Logger: s.log,
 		// A key's lease outlasts the request that holds it.
 		LeaseTTL: max(10*time.Second, 2*s.timeout),
+		Timeout:  func(r *http.Request) time.Duration { return s.timeoutOf(r.Pattern) },
 	})
 	s.routes()
 	return s
@@ -169,8 +173,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		defer s.inFlight.leave()
 	}
-	if pattern != livePattern { // a socket lasts as long as its viewer
-		ctx, cancel := context.WithTimeout(r.Context(), max(s.timeout, slowRoutes[pattern]))
+	// A socket lasts as long as its viewer; a keyed change gets its deadline
+	// from the idempotency middleware, on a context that outlives its client.
+	if pattern != livePattern && !s.keyed[pattern] {
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeoutOf(pattern))
 		defer cancel()
 		r = r.WithContext(ctx)
 	}
@@ -179,6 +185,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// timeoutOf is how long a request on pattern may run.
+func (s *Server) timeoutOf(pattern string) time.Duration {
+	return max(s.timeout, slowRoutes[pattern])
 }
 
 // slowRoutes may take longer than the request timeout: an operator making a

@@ -73,6 +73,12 @@ type Config struct {
 	// still lets only one of them take effect. A request with a deadline stops
 	// at its deadline if that comes first. Default 10s.
 	LeaseTTL time.Duration
+	// Timeout, if set, is how long the request may run once its body is read,
+	// if that is less than its lease: the deadline of a request that comes
+	// without one. A keyed request runs on past its client hanging up, on a
+	// context of its own, so a deadline the server set on the client's
+	// context would be a second timer to the same end.
+	Timeout func(r *http.Request) time.Duration
 	// MarkerTimeout bounds each call to the markers; past it they count as
 	// failed and the database answers alone. Markers only save work, so a
 	// Redis that stops answering must cost a request no more than this.
@@ -154,6 +160,22 @@ func (m *Middleware) goBackground(f func()) {
 	m.background.Go(f)
 }
 
+// deadline is when a request must end: at its lease's end, at its own
+// deadline, or after its Timeout, whichever comes first.
+func (m *Middleware) deadline(r *http.Request) time.Time {
+	now := time.Now()
+	deadline := now.Add(m.cfg.LeaseTTL)
+	if d, ok := r.Context().Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	if m.cfg.Timeout != nil {
+		if d := now.Add(m.cfg.Timeout(r)); d.Before(deadline) {
+			deadline = d
+		}
+	}
+	return deadline
+}
+
 // pending is a keyed request being executed, as its handler sees it.
 type pending struct {
 	scope, key, fingerprint string
@@ -212,7 +234,9 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		scope, err := m.cfg.Scope(r, body)
 		if err != nil {
-			next.ServeHTTP(w, r)
+			ctx, cancel := context.WithDeadline(r.Context(), m.deadline(r))
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
 			return
 		}
 		// Keys belong to a caller on a route; the fingerprint covers the path
@@ -225,12 +249,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, p *pending) {
 	// Once a keyed request starts, it runs to its end even if the client goes
 	// away, so that its retry finds a receipt rather than a half-known
-	// outcome; but no longer than its deadline, if it has one, or its lease.
-	deadline := time.Now().Add(m.cfg.LeaseTTL)
-	if d, ok := r.Context().Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
+	// outcome; but no longer than its deadline.
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), m.deadline(r))
 	defer cancel()
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
@@ -270,7 +290,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// away. Should they fail, the database keeps it after all.
 		if own.Response, err = resp.Encode(); err == nil {
 			if m.completeRefusal(ctx, id, lease, own) {
-				resp.kept().Write(w, false)
+				resp.writeKept(w)
 				return
 			}
 			answer, err = m.store(ctx, own, resp.Status)
@@ -320,7 +340,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		m.replay(w, r, p, answer, false)
 	default:
 		// What was stored is resp itself, encoded: send what a replay would.
-		resp.kept().Write(w, false)
+		resp.writeKept(w)
 	}
 	m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, answer) })
 }

@@ -475,3 +475,40 @@ func TestCloseEndsBackgroundWork(t *testing.T) {
 		t.Error("Close returned before the take-back it started had ended")
 	}
 }
+
+// TestTimeoutBoundsRequest: a request without a deadline of its own, keyed or
+// not attributable, runs until its Timeout if that comes before its lease's
+// end, and until the lease's end if not.
+func TestTimeoutBoundsRequest(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		user           string
+		lease, timeout time.Duration
+		want           time.Duration
+	}{
+		{"keyed, timeout first", "alice", time.Minute, time.Second, time.Second},
+		{"keyed, lease first", "alice", time.Second, time.Minute, time.Second},
+		{"not attributable", "", time.Minute, time.Second, time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var left time.Duration
+			h := newHarnessWith(t, func(w http.ResponseWriter, r *http.Request) {
+				d, ok := r.Context().Deadline()
+				if !ok {
+					t.Error("handler's context has no deadline")
+				}
+				left = time.Until(d)
+				w.WriteHeader(http.StatusBadRequest)
+			}, tt.lease, memory.NewMarkers(0), func(c *idempotency.Config) {
+				c.Timeout = func(*http.Request) time.Duration { return tt.timeout }
+			})
+			start := time.Now()
+			h.post("k1", tt.user, `{}`)
+			// The deadline is set after the call starts: it is at most want
+			// from then, and no less than want from when the handler ran.
+			if left > tt.want || left < tt.want-time.Since(start) {
+				t.Errorf("deadline %v after the handler ran, want %v", left, tt.want)
+			}
+		})
+	}
+}

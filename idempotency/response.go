@@ -72,17 +72,17 @@ func DecodeResponse(b []byte) (Response, error) {
 	return r, nil
 }
 
-// kept is r as a replay of its stored form sends it: with only the headers
-// Encode keeps.
-func (r Response) kept() Response {
-	h := make(http.Header, len(replayedHeaders))
+// writeKept sends r as a replay of its stored form would: with only the
+// headers Encode keeps, and not marked as a replay.
+func (r Response) writeKept(w http.ResponseWriter) {
+	h := w.Header()
 	for _, name := range replayedHeaders {
 		if v := r.Header.Values(name); len(v) > 0 {
 			h[name] = v
 		}
 	}
-	r.Header = h
-	return r
+	r.Header = nil
+	r.Write(w, false)
 }
 
 // Write sends r to w, marked as a replay if replayed.

@@ -40,9 +40,14 @@ func decode(w http.ResponseWriter, r *http.Request, maxBytes int64, v any) *deco
 			return &decodeError{problemUnsupportedMediaType, fmt.Sprintf("Content-Type %q is not JSON", ct)}
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
-	if err != nil {
-		return describeJSONError(err)
+	// A keyed request's body was read by the idempotency middleware, within
+	// the same bound: no need to copy it again.
+	body, read := idempotency.Body(r)
+	if !read {
+		var err error
+		if body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes)); err != nil {
+			return describeJSONError(err)
+		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()

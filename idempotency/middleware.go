@@ -180,6 +180,7 @@ func (m *Middleware) deadline(r *http.Request) time.Time {
 type pending struct {
 	scope, key, fingerprint string
 	ttl                     time.Duration
+	body                    []byte // the request's, read whole
 	rendered                atomic.Pointer[[]byte] // the answer the store wrote with the change
 	// gateRefused: the change was refused at the gate on other users' seats
 	// (booking.Idempotent.OnGateRefusal).
@@ -187,6 +188,16 @@ type pending struct {
 }
 
 type pendingKey struct{}
+
+// Body returns the body of a keyed request as the middleware read it (the
+// request's Body reads the same bytes again), and whether r is one.
+func Body(r *http.Request) ([]byte, bool) {
+	p, ok := r.Context().Value(pendingKey{}).(*pending)
+	if !ok {
+		return nil, false
+	}
+	return p.body, true
+}
 
 // For returns what a handler passes to a seat change so that the change stores
 // its receipt in its own transaction: render turns the change's result into the
@@ -242,7 +253,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		// Keys belong to a caller on a route; the fingerprint covers the path
 		// itself, so a key reused for another hold's extension is caught.
 		scope += " " + r.Pattern
-		m.serve(w, r, next, &pending{scope: scope, key: key, fingerprint: Fingerprint(r.Method, r.URL.EscapedPath(), body), ttl: m.cfg.TTL})
+		m.serve(w, r, next, &pending{scope: scope, key: key, fingerprint: Fingerprint(r.Method, r.URL.EscapedPath(), body), ttl: m.cfg.TTL, body: body})
 	})
 }
 

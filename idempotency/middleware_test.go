@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -510,5 +511,27 @@ func TestTimeoutBoundsRequest(t *testing.T) {
 				t.Errorf("deadline %v after the handler ran, want %v", left, tt.want)
 			}
 		})
+	}
+}
+
+// TestBodyAsRead: a keyed request's handler gets the body the middleware read
+// from Body, and can still read it from the request; outside the middleware,
+// Body has none.
+func TestBodyAsRead(t *testing.T) {
+	const sent = `{"seatIds":["a"]}`
+	h := newHarness(t, func(w http.ResponseWriter, r *http.Request) {
+		body, ok := idempotency.Body(r)
+		again, err := io.ReadAll(r.Body)
+		if !ok || string(body) != sent || err != nil || string(again) != sent {
+			t.Errorf("Body = %q, %v; the request's body reads %q, %v; want %q both", body, ok, again, err, sent)
+		}
+		w.WriteHeader(http.StatusBadRequest)
+	}, time.Minute)
+	h.post("k1", "alice", sent)
+	if h.runs.Load() != 1 {
+		t.Fatalf("handler ran %d times, want 1", h.runs.Load())
+	}
+	if _, ok := idempotency.Body(httptest.NewRequest(http.MethodPost, "/do", strings.NewReader(sent))); ok {
+		t.Error("Body of a request outside the middleware reports one")
 	}
 }

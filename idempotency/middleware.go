@@ -180,7 +180,7 @@ func (m *Middleware) deadline(r *http.Request) time.Time {
 type pending struct {
 	scope, key, fingerprint string
 	ttl                     time.Duration
-	body                    []byte // the request's, read whole
+	body                    []byte                 // the request's, read whole
 	rendered                atomic.Pointer[[]byte] // the answer the store wrote with the change
 	// gateRefused: the change was refused at the gate on other users' seats
 	// (booking.Idempotent.OnGateRefusal).

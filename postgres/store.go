@@ -68,9 +68,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, err
 	}
-	// Half the connections write batches, a batch at a time each; the others
-	// serve reads and the group commits of refusals.
-	s.startBatches(max(1, int(cfg.MaxConns)/2))
+	// A batch writer per core, at most half the connections; the others
+	// serve reads and the group commits of refusals. Writing a batch is CPU
+	// on both sides (pgx encodes it, a backend plans and runs it), so more
+	// writers than cores only split the changes into smaller batches, each
+	// with its round trips, statements and commit: with 4 writers on 2 cores
+	// a steady run's transactions held some 3 changes each, and 2 writers made
+	// 5-21 % more changes a second (docs/BENCHMARKS.md).
+	s.startBatches(max(1, min(runtime.GOMAXPROCS(0), int(cfg.MaxConns)/2)))
 	return s, nil
 }
 

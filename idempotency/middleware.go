@@ -3,8 +3,6 @@ package idempotency
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -412,90 +410,6 @@ func (m *Middleware) store(ctx context.Context, r booking.Receipt, status int) (
 	return m.cfg.Receipts.SaveReceipt(ctx, r, m.cfg.TTL)
 }
 
-// claim marks the key in flight, and says whether the markers hold the mark.
-// Without working markers every request counts as claimed, unmarked: the
-// database still lets only one attempt of a key take effect.
-func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (mark Mark, marked bool, err error) {
-	if !m.markers.Allow() {
-		return Mark{Claimed: true}, false, nil
-	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
-	mark, err = m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
-	if err != nil {
-		m.markers.Failed(err)
-		// A claim given up on may still reach Redis (a queued pipelined
-		// command is sent): take back the mark it would leave, which would
-		// turn this key's retries away for a whole lease. The breaker keeps
-		// this request's complete or abandon from doing it.
-		m.goBackground(func() { m.takeBack(id, lease) })
-		return Mark{Claimed: true}, false, nil
-	}
-	m.markers.Worked()
-	return mark, mark.Claimed, nil
-}
-
-// takeBack removes the mark of a claim that failed, if it was set after all.
-// It waits for the markers as long as such a mark would live, or until Close.
-func (m *Middleware) takeBack(id, lease string) {
-	ctx, cancel := context.WithTimeout(m.bgCtx, m.cfg.LeaseTTL)
-	defer cancel()
-	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
-		m.cfg.Logger.Debug("take back a failed claim's mark", "err", err)
-	}
-}
-
-// markerContext bounds one call to the markers by MarkerTimeout. It is detached
-// from ctx, whose deadline (the lease) is far later: a child of a cancelable
-// context registers with its parent, which took a few per cent of seatd's CPU
-// in a storm.
-func (m *Middleware) markerContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.MarkerTimeout)
-}
-
-// complete caches a finished answer in the markers, a refusal no longer than
-// the database keeps it.
-func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.Receipt) {
-	if !m.markers.Allow() {
-		return
-	}
-	ttl := m.cfg.CacheTTL
-	if isRefusal(r.Response) {
-		ttl = min(ttl, m.cfg.RefusalTTL)
-	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
-	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, ttl); err != nil {
-		m.markers.Failed(err)
-	}
-}
-
-// completeRefusal puts a refusal's answer in the markers before it is sent,
-// for RefusalTTL, and reports whether they took it.
-func (m *Middleware) completeRefusal(ctx context.Context, id, lease string, r booking.Receipt) bool {
-	if !m.markers.Allow() {
-		return false
-	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
-	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, min(m.cfg.CacheTTL, m.cfg.RefusalTTL)); err != nil {
-		m.markers.Failed(err)
-		return false
-	}
-	return true
-}
-
-func (m *Middleware) abandon(ctx context.Context, id, lease string) {
-	if !m.markers.Allow() {
-		return
-	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
-	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
-		m.markers.Failed(err)
-	}
-}
-
 // lateLookup bounds the receipt lookup of a request that failed, which may
 // have reached its deadline already.
 const lateLookup = 250 * time.Millisecond
@@ -514,11 +428,4 @@ func isSuccess(status int) bool { return status >= 200 && status < 300 }
 // retry should get past.
 func isOutcome(status int) bool {
 	return isSuccess(status) || status == http.StatusConflict || status == http.StatusGone
-}
-
-// markerID is the marker of a key in a scope: a hash, so that a marker id has a
-// fixed, safe length whatever the key.
-func markerID(scope, key string) string {
-	h := sha256.Sum256([]byte(scope + "\x00" + key))
-	return hex.EncodeToString(h[:])
 }

@@ -74,7 +74,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// writers than cores only split the changes into smaller batches, each
 	// with its round trips, statements and commit: with 4 writers on 2 cores
 	// a steady run's transactions held some 3 changes each, and 2 writers made
-	// 5-21 % more changes a second (docs/BENCHMARKS.md).
+	// 5-42 % more changes a second in four runs, in turn (docs/BENCHMARKS.md).
 	s.startBatches(max(1, min(runtime.GOMAXPROCS(0), int(cfg.MaxConns)/2)))
 	return s, nil
 }

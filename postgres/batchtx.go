@@ -66,14 +66,14 @@ FROM now, locked AS l`
 const lockHoldersSQL = `
 SELECT count(pg_advisory_xact_lock(k)) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS sorted`
 
-// heldByUsersSQL counts the seats each (user, show) holds, through the
-// users' live holds. A statement of its own, after the locks: its snapshot
-// has every hold committed before they were granted.
+// heldByUsersSQL counts the seats each (user, show) holds and has not let
+// lapse, by seats_holder_idx. A statement of its own, after the locks: its
+// snapshot has every hold committed before they were granted.
 const heldByUsersSQL = `
 SELECT u.user_id, u.show_id, count(s.id)
 FROM unnest($1::text[], $2::text[]::uuid[]) AS u(user_id, show_id)
-LEFT JOIN holds h ON h.user_id = u.user_id AND h.show_id = u.show_id AND h.expires_at > clock_timestamp()
-LEFT JOIN seats s ON s.hold_token = h.token AND s.status = 'held' AND s.hold_expires_at > clock_timestamp()
+LEFT JOIN seats s ON s.holder = u.user_id AND s.show_id = u.show_id
+    AND s.status = 'held' AND s.hold_expires_at > clock_timestamp()
 GROUP BY u.user_id, u.show_id`
 
 // The writes of a batch's accepted changes, one small statement each, sent

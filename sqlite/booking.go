@@ -16,9 +16,10 @@ import (
 // decided by the database clock, committed only if every seat asked for changed.
 
 // seatsIn matches the seat ids of a JSON array parameter. The statements
-// that also name the show write it +show_id: SQLite cannot tell how many ids
-// the array holds, and would otherwise search the show's index and read
-// every seat of the show (all 60 000 of a stadium) instead of the few by id.
+// that also name the show write it +show_id, and the holder +holder: SQLite
+// cannot tell how many ids the array holds, and would otherwise search the
+// show's index or seats_holder_idx and read every seat of the show (all
+// 60 000 of a stadium) or every seat the user holds instead of the few by id.
 const seatsIn = "id IN (SELECT value FROM json_each(?))"
 
 const holdSQL = `
@@ -27,11 +28,11 @@ WHERE ` + seatsIn + ` AND +show_id = ?
   AND blocked = 0 AND (status = 'available' OR (status = 'held' AND hold_expires_at <= ?))
 RETURNING id`
 
-// heldByUserSQL counts the seats of a show a user holds, through the user's
-// live holds.
+// heldByUserSQL counts the seats of a show a user holds and has not let
+// lapse, by seats_holder_idx.
 const heldByUserSQL = `
-SELECT count(*) FROM holds h JOIN seats s ON s.hold_token = h.token
-WHERE h.user_id = ?2 AND h.show_id = ?3 AND h.expires_at > ?1 AND s.status = 'held' AND s.hold_expires_at > ?1`
+SELECT count(*) FROM seats
+WHERE holder = ?2 AND show_id = ?3 AND status = 'held' AND hold_expires_at > ?1`
 
 // Hold implements booking.SeatStore.
 func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, error) {
@@ -85,13 +86,13 @@ func (s *Store) Hold(ctx context.Context, p booking.HoldParams) (booking.Hold, e
 // ?, if not empty), lapsed or not: books and releases record which hold they ended.
 const heldSQL = `
 SELECT id, hold_token, hold_expires_at <= ? FROM seats
-WHERE ` + seatsIn + ` AND status = 'held' AND holder = ? AND (? = '' OR hold_token = ?)`
+WHERE ` + seatsIn + ` AND status = 'held' AND +holder = ? AND (? = '' OR hold_token = ?)`
 
 const bookSQL = `
 UPDATE seats SET status = 'booked', booking_id = ?,
     hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
 WHERE ` + seatsIn + ` AND +show_id = ?
-  AND status = 'held' AND holder = ? AND hold_expires_at > ? AND (? = '' OR hold_token = ?)
+  AND status = 'held' AND +holder = ? AND hold_expires_at > ? AND (? = '' OR hold_token = ?)
 RETURNING id`
 
 // Book implements booking.SeatStore.
@@ -184,7 +185,7 @@ const releaseSQL = `
 UPDATE seats SET status = 'available',
     hold_token = NULL, holder = NULL, hold_expires_at = NULL, version = version + 1
 WHERE ` + seatsIn + ` AND +show_id = ?
-  AND status = 'held' AND holder = ? AND (? = '' OR hold_token = ?)
+  AND status = 'held' AND +holder = ? AND (? = '' OR hold_token = ?)
 RETURNING id`
 
 // Release implements booking.SeatStore.

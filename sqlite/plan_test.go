@@ -27,6 +27,9 @@ func TestPlansUseIndexes(t *testing.T) {
 		{"book", bookSQL, "(id=?)", []any{"b", `["a"]`, "show", "u", 0, "", ""}},
 		{"release", releaseSQL, "(id=?)", []any{`["a"]`, "show", "u", "", ""}},
 		{"seat rows", seatRowsSQL, "(id=?)", []any{0, `["a"]`, "show"}},
+		{"held", heldSQL, "(id=?)", []any{0, `["a"]`, "u", "", ""}},
+		// The cap counts a user's held seats, not every hold the user made.
+		{"held by user", heldByUserSQL, "USING INDEX seats_holder_idx (holder=? AND show_id=?)", []any{0, "u", "show"}},
 	} {
 		rows, err := s.read.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+c.query, c.args...)
 		if err != nil {

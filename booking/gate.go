@@ -55,7 +55,7 @@ func (s *Service) pass(ctx context.Context, showID, userID, token string, seatID
 	// seen it for ClaimGrace.
 	firstSeen := make(map[Claim]time.Time)
 	for {
-		claims := s.acquire(ctx, showID, token, seatIDs, s.cfg.HoldTTL)
+		claims := s.acquire(showID, token, seatIDs, s.cfg.HoldTTL)
 		if len(claims) == 0 {
 			return false, nil
 		}
@@ -105,7 +105,7 @@ func (s *Service) repair(ctx context.Context, showID string, claims []Claim) {
 		byToken[c.Token] = append(byToken[c.Token], c.SeatID)
 	}
 	for token, seats := range byToken {
-		s.release(ctx, showID, token, seats)
+		s.release(showID, token, seats)
 	}
 	s.cfg.Logger.Info("seat gate: removed claims on seats the database calls free", "show", showID, "claims", len(claims))
 	s.cfg.OnRepair(len(claims))
@@ -133,17 +133,13 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // acquire asks the gate for the seats and returns the claims it reports of
 // other tokens. A gate that fails, or none, reports none: the store decides.
-func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []string, ttl time.Duration) []Claim {
+func (s *Service) acquire(showID, token string, seatIDs []string, ttl time.Duration) []Claim {
 	if s.gate == nil {
 		return nil
 	}
-	// Detached from ctx, as release is: the call is bounded by GateTimeout
-	// anyway, and a child of a cancelable context registers with its parent,
-	// which cost a turned-away request a few per cent of its CPU. A request
-	// that ends meanwhile waits for the gate no longer than that timeout.
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
-	defer cancel()
-	claims, err := s.gate.Acquire(gctx, showID, token, seatIDs, ttl)
+	// Bounded by GateTimeout, not by the request (see gateBound): a request
+	// that ends meanwhile waits for the gate no longer than that.
+	claims, err := s.gate.Acquire(s.gateBound.Context(), showID, token, seatIDs, ttl)
 	if err != nil {
 		return nil
 	}
@@ -153,13 +149,11 @@ func (s *Service) acquire(ctx context.Context, showID, token string, seatIDs []s
 // release gives the gate back seats that token did not end up holding, or that
 // were freed. It runs even if the caller has gone. A key it fails to remove
 // is repaired when it turns someone away.
-func (s *Service) release(ctx context.Context, showID, token string, seatIDs []string) {
+func (s *Service) release(showID, token string, seatIDs []string) {
 	if s.gate == nil {
 		return
 	}
-	gctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
-	defer cancel()
-	s.gate.Release(gctx, showID, token, seatIDs)
+	s.gate.Release(s.gateBound.Context(), showID, token, seatIDs)
 }
 
 // flights are the holds this service is making, and those it made in the

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"seatmanager/internal/deadline"
 )
 
 // Config tunes a Service. Zero values take the defaults.
@@ -91,13 +93,20 @@ type Service struct {
 	seats   seatCache
 	flights flights
 	taken   takenCache // the taken seats that confirmed refusals lately
+	// gateBound bounds each call to the gate and the scheduler by
+	// GateTimeout. Detached from the request: a release or a schedule must
+	// run even if the caller has gone, and a child of a cancelable context
+	// registers with its parent. Shared by the calls of one moment: a timer
+	// each was a few per cent of a turned-away request's CPU.
+	gateBound *deadline.Shared
 }
 
 // NewService returns a Service over a store, with an optional gate and an
 // optional scheduler of hold expiries.
 func NewService(store Store, gate Gate, sched Scheduler, cfg Config) *Service {
 	cfg = cfg.withDefaults()
-	return &Service{store: store, gate: gate, sched: sched, cfg: cfg, taken: takenCache{life: cfg.ConfirmFor}}
+	return &Service{store: store, gate: gate, sched: sched, cfg: cfg, taken: takenCache{life: cfg.ConfirmFor},
+		gateBound: deadline.New(cfg.GateTimeout)}
 }
 
 // HoldTTL is how long the holds this service makes last.
@@ -228,7 +237,7 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		return Hold{}, s.labelled(err)
 	}
 	s.changed(showID, seatIDs)
-	s.schedule(ctx, h)
+	s.schedule(h)
 	for _, lapsed := range h.Lapsed {
 		s.cfg.OnRelease(ReleasedLazily, 1, h.ExpiresAt.Add(-s.cfg.HoldTTL).Sub(lapsed))
 	}
@@ -258,7 +267,7 @@ func (s *Service) keepOrRelease(ctx context.Context, showID, token string, seatI
 		release = Unchanged(seatIDs, e.SeatIDs)
 	}
 	if len(release) > 0 {
-		s.release(ctx, showID, token, release)
+		s.release(showID, token, release)
 	}
 }
 
@@ -303,8 +312,8 @@ func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, erro
 	}
 	// Acquiring under the same token refreshes the keys' ttl; a seat whose key
 	// someone else took meanwhile is still the database's to decide.
-	s.acquire(ctx, h.ShowID, h.Token, h.SeatIDs, time.Until(h.ExpiresAt))
-	s.schedule(ctx, h)
+	s.acquire(h.ShowID, h.Token, h.SeatIDs, time.Until(h.ExpiresAt))
+	s.schedule(h)
 	return h, nil
 }
 
@@ -322,26 +331,22 @@ func checkToken(userID, token string) (string, error) {
 
 // schedule tells the scheduler when h lapses. Failing is not fatal: the sweep
 // releases what no notice does.
-func (s *Service) schedule(ctx context.Context, h Hold) {
+func (s *Service) schedule(h Hold) {
 	if s.sched == nil {
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
-	defer cancel()
-	if err := s.sched.Schedule(sctx, h); err != nil {
+	if err := s.sched.Schedule(s.gateBound.Context(), h); err != nil {
 		s.cfg.Logger.Debug("schedule hold expiry", "token", h.Token, "err", err)
 	}
 }
 
 // cancel drops the expiry notices of holds that ended. Failing is not
 // fatal: the notice finds nothing to release.
-func (s *Service) cancel(ctx context.Context, tokens []string) {
+func (s *Service) cancel(tokens []string) {
 	if s.sched == nil || len(tokens) == 0 {
 		return
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.GateTimeout)
-	defer cancel()
-	if err := s.sched.Cancel(sctx, tokens); err != nil {
+	if err := s.sched.Cancel(s.gateBound.Context(), tokens); err != nil {
 		s.cfg.Logger.Debug("cancel hold expiry notices", "holds", len(tokens), "err", err)
 	}
 }
@@ -366,7 +371,7 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 		return Booking{}, s.labelled(err)
 	}
 	s.changed(showID, seatIDs)
-	s.cancel(ctx, b.Ended)
+	s.cancel(b.Ended)
 	return b, nil
 }
 
@@ -388,13 +393,13 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 		return Release{}, s.labelled(err)
 	}
 	s.changed(showID, seatIDs)
-	s.cancel(ctx, r.Ended)
+	s.cancel(r.Ended)
 	byToken := make(map[string][]string)
 	for i, token := range r.HoldTokens {
 		byToken[token] = append(byToken[token], r.SeatIDs[i])
 	}
 	for token, ids := range byToken {
-		s.release(ctx, showID, token, ids)
+		s.release(showID, token, ids)
 	}
 	return r, nil
 }

@@ -43,18 +43,17 @@ type Mark struct {
 }
 
 // The middleware's calls to its markers. A request's calls are each bounded
-// by MarkerTimeout and go through the breaker: markers that fail are passed
-// over for a while, and the database answers alone.
+// by MarkerTimeout (see markerBound) and go through the breaker: markers that
+// fail are passed over for a while, and the database answers alone.
 
 // claim marks the key in flight, and says whether the markers hold the mark.
 // Without working markers every request counts as claimed, unmarked: the
 // database still lets only one attempt of a key take effect.
-func (m *Middleware) claim(ctx context.Context, id, lease, fingerprint string) (mark Mark, marked bool, err error) {
+func (m *Middleware) claim(id, lease, fingerprint string) (mark Mark, marked bool, err error) {
 	if !m.markers.Allow() {
 		return Mark{Claimed: true}, false, nil
 	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
+	ctx := m.markerBound.Context()
 	mark, err = m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
 		m.markers.Failed(err)
@@ -79,17 +78,9 @@ func (m *Middleware) takeBack(id, lease string) {
 	}
 }
 
-// markerContext bounds one call to the markers by MarkerTimeout. It is detached
-// from ctx, whose deadline (the lease) is far later: a child of a cancelable
-// context registers with its parent, which took a few per cent of seatd's CPU
-// in a storm.
-func (m *Middleware) markerContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), m.cfg.MarkerTimeout)
-}
-
 // complete caches a finished answer in the markers, a refusal no longer than
 // the database keeps it.
-func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.Receipt) {
+func (m *Middleware) complete(id, lease string, r booking.Receipt) {
 	if !m.markers.Allow() {
 		return
 	}
@@ -97,8 +88,7 @@ func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.R
 	if isRefusal(r.Response) {
 		ttl = min(ttl, m.cfg.RefusalTTL)
 	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
+	ctx := m.markerBound.Context()
 	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, ttl); err != nil {
 		m.markers.Failed(err)
 	}
@@ -106,12 +96,11 @@ func (m *Middleware) complete(ctx context.Context, id, lease string, r booking.R
 
 // completeRefusal puts a refusal's answer in the markers before it is sent,
 // for RefusalTTL, and reports whether they took it.
-func (m *Middleware) completeRefusal(ctx context.Context, id, lease string, r booking.Receipt) bool {
+func (m *Middleware) completeRefusal(id, lease string, r booking.Receipt) bool {
 	if !m.markers.Allow() {
 		return false
 	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
+	ctx := m.markerBound.Context()
 	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, min(m.cfg.CacheTTL, m.cfg.RefusalTTL)); err != nil {
 		m.markers.Failed(err)
 		return false
@@ -119,12 +108,11 @@ func (m *Middleware) completeRefusal(ctx context.Context, id, lease string, r bo
 	return true
 }
 
-func (m *Middleware) abandon(ctx context.Context, id, lease string) {
+func (m *Middleware) abandon(id, lease string) {
 	if !m.markers.Allow() {
 		return
 	}
-	ctx, cancel := m.markerContext(ctx)
-	defer cancel()
+	ctx := m.markerBound.Context()
 	if err := m.cfg.Markers.Abandon(ctx, id, lease); err != nil {
 		m.markers.Failed(err)
 	}

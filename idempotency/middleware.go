@@ -15,6 +15,7 @@ import (
 	"seatmanager/booking"
 	"seatmanager/internal/batch"
 	"seatmanager/internal/breaker"
+	"seatmanager/internal/deadline"
 )
 
 // Store keeps receipts: the database, the only authority on what a key answered.
@@ -87,9 +88,14 @@ type Config struct {
 
 // Middleware makes the handlers it wraps exactly-once per Idempotency-Key.
 type Middleware struct {
-	cfg      Config
-	markers  *breaker.Breaker
-	refusals *batch.Queue[booking.Receipt, booking.Receipt] // nil without Config.Batch
+	cfg     Config
+	markers *breaker.Breaker
+	// markerBound bounds each call to the markers by MarkerTimeout. Detached
+	// from the request, whose deadline (the lease) is far later, and shared
+	// by the calls of one moment: a timer each was a few per cent of seatd's
+	// CPU in a storm.
+	markerBound *deadline.Shared
+	refusals    *batch.Queue[booking.Receipt, booking.Receipt] // nil without Config.Batch
 	// background is the work that outlives a request's answer; Close waits
 	// for it.
 	background sync.WaitGroup
@@ -124,7 +130,7 @@ func New(cfg Config) *Middleware {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Middleware{cfg: cfg, markers: breaker.New("idempotency markers", time.Second, cfg.Logger)}
+	m := &Middleware{cfg: cfg, markers: breaker.New("idempotency markers", time.Second, cfg.Logger), markerBound: deadline.New(cfg.MarkerTimeout)}
 	m.bgCtx, m.stopBg = context.WithCancel(context.Background())
 	if cfg.Batch != nil {
 		m.refusals = newRefusals(cfg.Batch, cfg.RefusalTTL)
@@ -264,7 +270,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
 
-	mark, marked, err := m.claim(ctx, id, lease, p.fingerprint)
+	mark, marked, err := m.claim(id, lease, p.fingerprint)
 	if err != nil {
 		m.cfg.Fail(w, r, err)
 		return
@@ -298,7 +304,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// RefusalTTL, and the database is spared a write per buyer turned
 		// away. Should they fail, the database keeps it after all.
 		if own.Response, err = resp.Encode(); err == nil {
-			if m.completeRefusal(ctx, id, lease, own) {
+			if m.completeRefusal(id, lease, own) {
 				resp.writeKept(w)
 				return
 			}
@@ -325,18 +331,18 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		cancel()
 		if lerr == nil {
 			m.replay(w, r, p, earlier, true)
-			m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, earlier) })
+			m.afterAnswer(ctx, w, func() { m.complete(id, lease, earlier) })
 			return
 		}
 		resp.Write(w, false)
-		m.afterAnswer(ctx, w, func() { m.abandon(ctx, id, lease) })
+		m.afterAnswer(ctx, w, func() { m.abandon(id, lease) })
 		return
 	}
 	if err != nil {
 		// The client must not hear an answer its retry could not get again.
 		m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
 		m.cfg.Fail(w, r, ErrNotRecorded)
-		m.afterAnswer(ctx, w, func() { m.abandon(ctx, id, lease) })
+		m.afterAnswer(ctx, w, func() { m.abandon(id, lease) })
 		return
 	}
 	switch {
@@ -351,7 +357,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// What was stored is resp itself, encoded: send what a replay would.
 		resp.writeKept(w)
 	}
-	m.afterAnswer(ctx, w, func() { m.complete(ctx, id, lease, answer) })
+	m.afterAnswer(ctx, w, func() { m.complete(id, lease, answer) })
 }
 
 // afterAnswer sends what was written to the client, then updates the marker.

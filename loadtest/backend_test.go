@@ -72,10 +72,14 @@ func backends(sel parts, durable *testenv.Postgres) []backend {
 
 // result is what one backend measured.
 type result struct {
-	backend   backend
-	storm     *run
-	steady    *run
-	stormXact xactCount // PostgreSQL transactions per storm request
+	backend backend
+	storm   *run
+	steady  *run
+	// steadyLimits are, on PostgreSQL, the calibrations on the backend's own
+	// server just before and just after the 64-worker steady run, which it
+	// is read against.
+	steadyLimits *aroundRun
+	stormXact    xactCount // PostgreSQL transactions per storm request
 	// stored is what the storm and the steady run left in the database (and
 	// Redis), per request.
 	stormStored, steadyStored storage
@@ -206,8 +210,20 @@ func measure(t *testing.T, seatload string, b backend, sel parts, r *report) res
 			if c == steadyC64 && b.counted {
 				stored = measureStorage(t, s.db, b.redis)
 			}
+			// On PostgreSQL the limits on either side of the run (see aroundRun).
+			around := c == steadyC64 && b.usesPG()
+			var limits aroundRun
+			if around {
+				progress("%s: calibrate at %d, before steady", b.name, steadyC64)
+				limits.before = calibrate(t, seatload, s.calibrationURL(t), steadyC64, 0)
+			}
 			progress("%s: steady, %d workers, %s", b.name, c, *steadyD)
 			st := s.profiled(t, seatload, fmt.Sprintf("steady-%d", c), timedPart(*steadyD), steady(c)...)
+			if around {
+				progress("%s: calibrate at %d, after steady", b.name, steadyC64)
+				limits.after = calibrate(t, seatload, s.calibrationURL(t), steadyC64, 0)
+				res.steadyLimits = &limits
+			}
 			if c == steadyC64 {
 				res.steady = &st
 				if b.counted && st.Requests > 0 {
@@ -287,6 +303,15 @@ func startSeatd(t *testing.T, b backend) *seatd {
 	// seatd's log (warnings and up) goes along with the run's output.
 	s.Seatd = testenv.StartSeatd(t, env, testenv.WithSeatdLog(os.Stderr))
 	return s
+}
+
+// calibrationURL returns a new database on s's PostgreSQL server, for a
+// calibration to make its scratch tables in.
+func (s *seatd) calibrationURL(t *testing.T) string {
+	if s.b.pg != nil {
+		return s.b.pg.URL(t)
+	}
+	return testenv.PostgresURL(t)
 }
 
 // freeAddr returns a loopback address that was free a moment ago.

@@ -216,6 +216,29 @@ func (c *calibration) composed() float64 {
 	return 1 / (1/c.Hello.PerSecond + 1/c.PG.Store.PerSecond)
 }
 
+// aroundRun is two calibrations on the server of a run, just before it and
+// just after it, seatd idle. This machine's speed drifts by a third within
+// minutes (the host takes up to 30 % of the cores at times), so limits
+// measured at the start of the bench would be another machine's.
+type aroundRun struct{ before, after calibration }
+
+// mean is the mean of a figure of the two calibrations.
+func (a *aroundRun) mean(get func(c *calibration) float64) float64 {
+	return (get(&a.before) + get(&a.after)) / 2
+}
+
+// composed is the composed limit of the mean hello-world and store rates.
+func (a *aroundRun) composed() float64 {
+	return 1 / (1/a.mean(helloRate) + 1/a.mean(storeRate))
+}
+
+func helloRate(c *calibration) float64 { return c.Hello.PerSecond }
+func storeRate(c *calibration) float64 { return c.PG.Store.PerSecond }
+func bareRate(c *calibration) float64  { return c.PG.Random.PerSecond }
+
+// ok reports whether both calibrations measured PostgreSQL.
+func (a *aroundRun) ok() bool { return a != nil && a.before.PG != nil && a.after.PG != nil }
+
 type liveResult struct {
 	Sockets, Shows, Changes int
 	DelayMs, LastSocketMs   latencyMs

@@ -253,17 +253,22 @@ func TestNoticesReleasedConcurrently(t *testing.T) {
 	}
 }
 
-// TestTimersCancel: a cancelled hold's notice does not fire; the others do.
+// TestTimersCancel: a cancelled hold's notices (one per extension) are gone
+// at once, not kept until they come due, and do not fire; the others do.
 func TestTimersCancel(t *testing.T) {
 	fired := make(chan string, 2)
 	timers := expiry.NewTimers(func(_ context.Context, token string) { fired <- token })
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	go timers.Run(ctx)
 	soon := time.Now().Add(20 * time.Millisecond)
 	timers.Schedule(ctx, booking.Hold{Token: "ended", ExpiresAt: soon})
 	timers.Schedule(ctx, booking.Hold{Token: "lapses", ExpiresAt: soon.Add(10 * time.Millisecond)})
+	timers.Schedule(ctx, booking.Hold{Token: "ended", ExpiresAt: soon.Add(time.Hour)}) // extended
 	timers.Cancel(ctx, []string{"ended", "unknown"})
+	if n := timers.Len(); n != 1 {
+		t.Fatalf("notices after the cancel: %d, want 1 (the one not cancelled)", n)
+	}
+	go timers.Run(ctx)
 	select {
 	case token := <-fired:
 		if token != "lapses" {

@@ -3,6 +3,7 @@ package expiry
 import (
 	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,29 +20,30 @@ type Timers struct {
 	mu   sync.Mutex
 	due  dueHeap
 	wake chan struct{}
-	// notices counts each token's notices in due; cancelled are tokens of
-	// those whose notices are to be dropped as they come due.
-	notices   map[string]int
-	cancelled map[string]bool
+	// notices are each token's notices in due (more than one once a hold is
+	// extended), so that a hold that ended takes them out at once: left to
+	// come due, the notices of a hold TTL's ended holds were most of what
+	// seatd's memory grew by in a steady run.
+	notices map[string][]*dueHold
 }
 
 var _ booking.Scheduler = (*Timers)(nil)
 
 // NewTimers returns timers calling fire.
 func NewTimers(fire func(ctx context.Context, token string)) *Timers {
-	return &Timers{Fire: fire, wake: make(chan struct{}, 1), notices: map[string]int{}, cancelled: map[string]bool{}}
+	return &Timers{Fire: fire, wake: make(chan struct{}, 1), notices: map[string][]*dueHold{}}
 }
 
-// Cancel drops the notices of holds that ended: each is skipped when it
-// comes due. A token with no notice here (another instance's hold) is
-// ignored.
+// Cancel drops the notices of holds that ended. A token with no notice here
+// (another instance's hold) is ignored.
 func (t *Timers) Cancel(_ context.Context, tokens []string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, token := range tokens {
-		if t.notices[token] > 0 {
-			t.cancelled[token] = true
+		for _, n := range t.notices[token] {
+			heap.Remove(&t.due, n.index)
 		}
+		delete(t.notices, token)
 	}
 	return nil
 }
@@ -51,8 +53,9 @@ func (t *Timers) Cancel(_ context.Context, tokens []string) error {
 // frees nothing.
 func (t *Timers) Schedule(_ context.Context, h booking.Hold) error {
 	t.mu.Lock()
-	heap.Push(&t.due, dueHold{at: h.ExpiresAt, token: h.Token})
-	t.notices[h.Token]++
+	n := &dueHold{at: h.ExpiresAt, token: h.Token}
+	heap.Push(&t.due, n)
+	t.notices[h.Token] = append(t.notices[h.Token], n)
 	t.mu.Unlock()
 	select { // Run may be waiting for a later notice
 	case t.wake <- struct{}{}:
@@ -91,13 +94,13 @@ func (t *Timers) popDue(now time.Time) []string {
 	defer t.mu.Unlock()
 	var tokens []string
 	for len(t.due) > 0 && !t.due[0].at.After(now) {
-		token := heap.Pop(&t.due).(dueHold).token
-		if !t.cancelled[token] {
-			tokens = append(tokens, token)
-		}
-		if t.notices[token]--; t.notices[token] <= 0 {
-			delete(t.notices, token)
-			delete(t.cancelled, token)
+		n := heap.Pop(&t.due).(*dueHold)
+		tokens = append(tokens, n.token)
+		left := slices.DeleteFunc(t.notices[n.token], func(o *dueHold) bool { return o == n })
+		if len(left) == 0 {
+			delete(t.notices, n.token)
+		} else {
+			t.notices[n.token] = left
 		}
 	}
 	return tokens
@@ -115,18 +118,27 @@ func (t *Timers) untilNext() time.Duration {
 type dueHold struct {
 	at    time.Time
 	token string
+	index int // in the heap, kept by it, for heap.Remove
 }
 
 // dueHeap orders notices by time, soonest first.
-type dueHeap []dueHold
+type dueHeap []*dueHold
 
 func (h dueHeap) Len() int           { return len(h) }
 func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *dueHeap) Push(x any)        { *h = append(*h, x.(dueHold)) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *dueHeap) Push(x any) {
+	n := x.(*dueHold)
+	n.index = len(*h)
+	*h = append(*h, n)
+}
 func (h *dueHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = nil // no longer reachable from the backing array
 	*h = old[:len(old)-1]
 	return x
 }

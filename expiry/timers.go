@@ -1,13 +1,13 @@
 package expiry
 
 import (
-	"container/heap"
 	"context"
 	"slices"
 	"sync"
 	"time"
 
 	"seatmanager/booking"
+	"seatmanager/internal/timeheap"
 )
 
 // Timers is the in-process expiry notice: a booking.Scheduler that calls Fire
@@ -18,20 +18,20 @@ type Timers struct {
 	Fire func(ctx context.Context, token string)
 
 	mu   sync.Mutex
-	due  dueHeap
+	due  timeheap.Heap[string] // tokens by when they are due
 	wake chan struct{}
 	// notices are each token's notices in due (more than one once a hold is
 	// extended), so that a hold that ended takes them out at once: left to
 	// come due, the notices of a hold TTL's ended holds were most of what
 	// seatd's memory grew by in a steady run.
-	notices map[string][]*dueHold
+	notices map[string][]*timeheap.Item[string]
 }
 
 var _ booking.Scheduler = (*Timers)(nil)
 
 // NewTimers returns timers calling fire.
 func NewTimers(fire func(ctx context.Context, token string)) *Timers {
-	return &Timers{Fire: fire, wake: make(chan struct{}, 1), notices: map[string][]*dueHold{}}
+	return &Timers{Fire: fire, wake: make(chan struct{}, 1), notices: map[string][]*timeheap.Item[string]{}}
 }
 
 // Cancel drops the notices of holds that ended. A token with no notice here
@@ -41,7 +41,7 @@ func (t *Timers) Cancel(_ context.Context, tokens []string) error {
 	defer t.mu.Unlock()
 	for _, token := range tokens {
 		for _, n := range t.notices[token] {
-			heap.Remove(&t.due, n.index)
+			t.due.Remove(n)
 		}
 		delete(t.notices, token)
 	}
@@ -53,8 +53,8 @@ func (t *Timers) Cancel(_ context.Context, tokens []string) error {
 // frees nothing.
 func (t *Timers) Schedule(_ context.Context, h booking.Hold) error {
 	t.mu.Lock()
-	n := &dueHold{at: h.ExpiresAt, token: h.Token}
-	heap.Push(&t.due, n)
+	n := &timeheap.Item[string]{At: h.ExpiresAt, Value: h.Token}
+	t.due.Push(n)
 	t.notices[h.Token] = append(t.notices[h.Token], n)
 	t.mu.Unlock()
 	select { // Run may be waiting for a later notice
@@ -86,21 +86,22 @@ func (t *Timers) Run(ctx context.Context) error {
 func (t *Timers) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.due)
+	return t.due.Len()
 }
 
 func (t *Timers) popDue(now time.Time) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var tokens []string
-	for len(t.due) > 0 && !t.due[0].at.After(now) {
-		n := heap.Pop(&t.due).(*dueHold)
-		tokens = append(tokens, n.token)
-		left := slices.DeleteFunc(t.notices[n.token], func(o *dueHold) bool { return o == n })
+	for next := t.due.Peek(); next != nil && !next.At.After(now); next = t.due.Peek() {
+		t.due.Pop()
+		token := next.Value
+		tokens = append(tokens, token)
+		left := slices.DeleteFunc(t.notices[token], func(n *timeheap.Item[string]) bool { return n == next })
 		if len(left) == 0 {
-			delete(t.notices, n.token)
+			delete(t.notices, token)
 		} else {
-			t.notices[n.token] = left
+			t.notices[token] = left
 		}
 	}
 	return tokens
@@ -109,38 +110,11 @@ func (t *Timers) popDue(now time.Time) []string {
 func (t *Timers) untilNext() time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.due) == 0 {
+	next := t.due.Peek()
+	if next == nil {
 		return time.Hour
 	}
-	return max(time.Until(t.due[0].at), 0)
-}
-
-type dueHold struct {
-	at    time.Time
-	token string
-	index int // in the heap, kept by it, for heap.Remove
-}
-
-// dueHeap orders notices by time, soonest first.
-type dueHeap []*dueHold
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *dueHeap) Push(x any) {
-	n := x.(*dueHold)
-	n.index = len(*h)
-	*h = append(*h, n)
-}
-func (h *dueHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil // no longer reachable from the backing array
-	*h = old[:len(old)-1]
-	return x
+	return max(time.Until(next.At), 0)
 }
 
 // Both schedules every hold with each of its schedulers: with Redis, the

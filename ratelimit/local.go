@@ -1,13 +1,14 @@
 package ratelimit
 
 import (
-	"container/heap"
 	"context"
 	"math"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"seatmanager/internal/timeheap"
 )
 
 // Local is a limiter in process: one token bucket (a rate.Limiter) per key.
@@ -33,7 +34,7 @@ type Local struct {
 	mu      sync.Mutex
 	maxKeys int
 	buckets map[string]*bucket
-	byFull  fullness
+	byFull  timeheap.Heap[*bucket] // by when each is full again, soonest first
 }
 
 // bucket is one key's token bucket.
@@ -41,8 +42,7 @@ type bucket struct {
 	key    string
 	limit  Limit
 	tokens *rate.Limiter
-	fullAt time.Time // when tokens will hold limit.Rate again
-	index  int       // in Local.byFull
+	full   timeheap.Item[*bucket] // in Local.byFull at when tokens will hold limit.Rate again
 }
 
 // NewLocal returns a limiter holding at most maxKeys buckets (at least 1).
@@ -63,17 +63,18 @@ func (l *Local) Allow(_ context.Context, key string, lim Limit) (Decision, error
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for len(l.byFull) > 0 && !l.byFull[0].fullAt.After(now) {
+	for next := l.byFull.Peek(); next != nil && !next.At.After(now); next = l.byFull.Peek() {
 		l.drop()
 	}
 	b, ok := l.buckets[key]
-	changed := !ok // whether b.fullAt must be worked out again
+	changed := !ok // whether b.full.At must be worked out again
 	switch {
 	case !ok:
 		if len(l.buckets) >= l.maxKeys {
 			l.drop()
 		}
 		b = &bucket{key: key, limit: lim, tokens: rate.NewLimiter(perSecond(lim), lim.Rate)}
+		b.full.Value = b
 	case b.limit != lim:
 		// A key's limit changes only with the config; it keeps its tokens.
 		b.limit, changed = lim, true
@@ -89,12 +90,12 @@ func (l *Local) Allow(_ context.Context, key string, lim Limit) (Decision, error
 	}
 	if changed {
 		missing := float64(lim.Rate) - b.tokens.TokensAt(now)
-		b.fullAt = now.Add(ceilDuration(missing / float64(b.tokens.Limit())))
+		b.full.At = now.Add(ceilDuration(missing / float64(b.tokens.Limit())))
 		if ok {
-			heap.Fix(&l.byFull, b.index)
+			l.byFull.Fix(&b.full)
 		} else {
 			l.buckets[key] = b
-			heap.Push(&l.byFull, b)
+			l.byFull.Push(&b.full)
 		}
 	}
 	return d, nil
@@ -102,7 +103,7 @@ func (l *Local) Allow(_ context.Context, key string, lim Limit) (Decision, error
 
 // drop forgets the bucket that is full soonest.
 func (l *Local) drop() {
-	b := heap.Pop(&l.byFull).(*bucket)
+	b := l.byFull.Pop().Value
 	delete(l.buckets, b.key)
 }
 
@@ -143,26 +144,4 @@ func ceilDuration(seconds float64) time.Duration {
 // perSecond is lim's refill rate in the unit rate.Limiter counts in.
 func perSecond(lim Limit) rate.Limit {
 	return rate.Limit(float64(lim.Rate) / lim.Period.Seconds())
-}
-
-// fullness is a heap.Interface of buckets, the soonest full on top.
-type fullness []*bucket
-
-func (h fullness) Len() int           { return len(h) }
-func (h fullness) Less(i, j int) bool { return h[i].fullAt.Before(h[j].fullAt) }
-func (h fullness) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
-}
-func (h *fullness) Push(x any) {
-	b := x.(*bucket)
-	b.index = len(*h)
-	*h = append(*h, b)
-}
-func (h *fullness) Pop() any {
-	old := *h
-	b := old[len(old)-1]
-	old[len(old)-1] = nil // let the bucket go
-	*h = old[:len(old)-1]
-	return b
 }

@@ -69,19 +69,24 @@ func TestLocalLimitChange(t *testing.T) {
 	})
 }
 
-// checkHeap fails tb unless byFull holds exactly the map's buckets, each at
-// its index, in heap order.
+// checkHeap fails tb unless byFull holds as many buckets as the map, each
+// its own item, with the soonest full on top (the heap's own order is
+// timeheap's to test).
 func checkHeap(tb testing.TB, l *Local) {
 	tb.Helper()
-	if len(l.byFull) != len(l.buckets) {
-		tb.Fatalf("heap holds %d buckets, map %d", len(l.byFull), len(l.buckets))
+	if l.byFull.Len() != len(l.buckets) {
+		tb.Fatalf("heap holds %d buckets, map %d", l.byFull.Len(), len(l.buckets))
 	}
-	for i, b := range l.byFull {
-		if l.buckets[b.key] != b || b.index != i {
-			tb.Fatalf("heap and map disagree at key %q (index %d, stored %d)", b.key, i, b.index)
+	var soonest *bucket
+	for key, b := range l.buckets {
+		if b.key != key || b.full.Value != b {
+			tb.Fatalf("bucket of key %q is keyed %q, its item holds %p, not %p", key, b.key, b.full.Value, b)
 		}
-		if i > 0 && b.fullAt.Before(l.byFull[(i-1)/2].fullAt) {
-			tb.Fatalf("heap order broken at %d", i)
+		if soonest == nil || b.full.At.Before(soonest.full.At) {
+			soonest = b
 		}
+	}
+	if top := l.byFull.Peek(); soonest != nil && (top == nil || top.At.After(soonest.full.At)) {
+		tb.Fatalf("the heap's top is not the bucket full soonest (%v)", soonest.full.At)
 	}
 }

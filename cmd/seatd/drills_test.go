@@ -79,15 +79,17 @@ func TestDrillRedisPrimaryKilled(t *testing.T) {
 			gateBack = time.Since(killedAt)
 			return true
 		}
-		if promoted.addr == "" {
-			select {
-			case p, ok := <-promotedCh:
-				if !ok {
-					t.Fatal("the sentinels named no new primary within 30s of the kill")
-				}
-				promoted = p
-			default:
+		// A wave takes a fraction of a second, and the waves the seats
+		// allow must outlast the failover (down-after, election, and seatd
+		// coming back to the gate), not rush through it: the next wave waits
+		// a while, for the promotion until it comes.
+		select {
+		case p, ok := <-promotedCh:
+			if !ok {
+				t.Fatal("the sentinels named no new primary within 30s of the kill")
 			}
+			promoted = p
+		case <-time.After(wavePause):
 		}
 		if wave == 9 {
 			t.Fatalf("after %d waves (%v after the kill), the gate is not used on a new primary (sentinels name %q)", wave+1, time.Since(killedAt), promoted.addr)
@@ -126,6 +128,10 @@ func TestDrillRedisPrimaryKilled(t *testing.T) {
 		t.Errorf("the last released %v after its expiry; want within 100ms", worst)
 	}
 }
+
+// wavePause is how long a drill's next wave waits for the failover it spans
+// (less once the failover is seen): ten waves span up to five seconds of it.
+const wavePause = 500 * time.Millisecond
 
 // waveRun is what the waves of a drill came to.
 type waveRun struct {

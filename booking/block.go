@@ -47,6 +47,9 @@ func (s *Service) Block(ctx context.Context, showID string, seatIDs []string, bl
 	if err != nil {
 		return Blocking{}, err
 	}
+	if err := idem.claim(); err != nil {
+		return Blocking{}, err
+	}
 	b, err := s.store.Block(ctx, BlockParams{ShowID: show, SeatIDs: ids, Block: block, Idempotent: idem})
 	if err != nil {
 		return Blocking{}, s.labelled(err)

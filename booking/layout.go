@@ -43,6 +43,9 @@ func (s *Service) CreateShow(ctx context.Context, l Layout, idem *Idempotent) (S
 	if err != nil {
 		return Show{}, err
 	}
+	if err := idem.claim(); err != nil {
+		return Show{}, err
+	}
 	show.Idempotent = idem
 	created, err := s.store.CreateShow(ctx, show)
 	switch {

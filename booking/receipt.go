@@ -37,6 +37,19 @@ type Idempotent struct {
 	// earlier attempt of the same request stands behind, as a seat of the
 	// user's own hold could be: the caller may keep it without the database.
 	OnGateRefusal func()
+	// Claim, if set, is called just before the change is made, once the gate
+	// let it through: it takes the key for this attempt. It fails with
+	// ErrDuplicateRequest if another attempt of the key is in flight or has
+	// answered; the change is then not made, and that error returned.
+	Claim func() error
+}
+
+// claim takes i's key for the change about to be made (see Idempotent.Claim).
+func (i *Idempotent) claim() error {
+	if i == nil || i.Claim == nil {
+		return nil
+	}
+	return i.Claim()
 }
 
 // ErrDuplicateRequest: a receipt for the key exists already, written by another

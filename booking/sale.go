@@ -86,6 +86,9 @@ func (s *Service) Cancel(ctx context.Context, p CancelParams) (Sale, error) {
 		return Sale{}, Invalidf("booking id %q is not a UUID", clip(p.BookingID))
 	}
 	p.BookingID = id
+	if err := p.Idempotent.claim(); err != nil {
+		return Sale{}, err
+	}
 	sale, err := s.store.Cancel(ctx, p)
 	if err != nil {
 		return Sale{}, err

@@ -226,6 +226,13 @@ func (s *Service) Hold(ctx context.Context, req HoldRequest) (Hold, error) {
 		}
 		return Hold{}, s.labelled(err)
 	}
+	if err := req.Idempotent.claim(); err != nil {
+		// Another attempt of the request has its key: it answers.
+		fl.end(time.Time{}, false)
+		s.flights.forget(token)
+		s.release(showID, token, seatIDs)
+		return Hold{}, err
+	}
 	stored := time.Now()
 	h, err := s.store.Hold(ctx, HoldParams{
 		Token: token, ShowID: showID, UserID: req.UserID, SeatIDs: seatIDs, TTL: s.cfg.HoldTTL,
@@ -304,6 +311,9 @@ func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, erro
 	if err != nil {
 		return Hold{}, err
 	}
+	if err := req.Idempotent.claim(); err != nil {
+		return Hold{}, err
+	}
 	h, err := s.store.ExtendHold(ctx, ExtendParams{
 		Token: token, UserID: req.UserID, By: s.cfg.HoldTTL, MaxExtensions: s.cfg.MaxExtensions, Idempotent: req.Idempotent,
 	})
@@ -361,6 +371,9 @@ func (s *Service) Book(ctx context.Context, req BookRequest) (Booking, error) {
 	if err != nil {
 		return Booking{}, err
 	}
+	if err := req.Idempotent.claim(); err != nil {
+		return Booking{}, err
+	}
 	// The seats' gate keys are left to lapse: they keep turning away holds of seats
 	// that are now sold, which the database confirms.
 	b, err := s.store.Book(ctx, BookParams{
@@ -383,6 +396,9 @@ func (s *Service) Release(ctx context.Context, req ReleaseRequest) (Release, err
 	}
 	showID, err := s.showOf(ctx, seatIDs)
 	if err != nil {
+		return Release{}, err
+	}
+	if err := req.Idempotent.claim(); err != nil {
 		return Release{}, err
 	}
 	r, err := s.store.Release(ctx, ReleaseParams{

@@ -160,6 +160,39 @@ func TestGateReleasedWhenStoreRefuses(t *testing.T) {
 	}
 }
 
+// TestHoldClaimsItsKeyPastTheGate: a hold claims its idempotency key once the
+// gate let it through, not before: one refused at the gate claims nothing.
+// A hold whose key another attempt has is not made, and gives its gate keys
+// back.
+func TestHoldClaimsItsKeyPastTheGate(t *testing.T) {
+	store, seats := newStore(t)
+	gate := memory.NewGate()
+	svc := booking.NewService(store, gate, nil, booking.Config{})
+	if _, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "alice", SeatIDs: seats[:1]}); err != nil {
+		t.Fatal(err)
+	}
+	var claims atomic.Int64
+	idem := &booking.Idempotent{Claim: func() error {
+		claims.Add(1)
+		return booking.ErrDuplicateRequest
+	}}
+	_, err := svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[:2], Idempotent: idem})
+	if !errors.Is(err, booking.ErrSeatUnavailable) || claims.Load() != 0 {
+		t.Fatalf("hold refused at the gate: got %v after %d claims, want ErrSeatUnavailable after none", err, claims.Load())
+	}
+	_, err = svc.Hold(t.Context(), booking.HoldRequest{UserID: "bob", SeatIDs: seats[1:3], Idempotent: idem})
+	if !errors.Is(err, booking.ErrDuplicateRequest) || claims.Load() != 1 {
+		t.Fatalf("hold of a key taken elsewhere: got %v after %d claims, want ErrDuplicateRequest after 1", err, claims.Load())
+	}
+	if n := store.holds.Load(); n != 1 {
+		t.Errorf("the store saw %d holds, want alice's alone", n)
+	}
+	taken, err := gate.Acquire(t.Context(), "show", booking.NewID(), seats[1:3], time.Minute)
+	if err != nil || len(taken) != 0 {
+		t.Errorf("seats of the hold not made are still in the gate: taken %v, err %v", taken, err)
+	}
+}
+
 // TestGateReleasedOnRelease: releasing seats frees their gate keys.
 func TestGateReleasedOnRelease(t *testing.T) {
 	store, seats := newStore(t)

@@ -230,6 +230,9 @@ func (downMarkers) Claim(context.Context, string, string, string, time.Duration)
 func (downMarkers) Complete(context.Context, string, string, string, []byte, time.Duration) error {
 	return errors.New("redis down")
 }
+func (downMarkers) Record(context.Context, string, string, string, []byte, time.Duration) (idempotency.Mark, error) {
+	return idempotency.Mark{}, errors.New("redis down")
+}
 func (downMarkers) Abandon(context.Context, string, string) error { return errors.New("redis down") }
 
 // TestIdempotencyWithoutMarkers: with the markers gone, duplicates of a key run

@@ -18,10 +18,18 @@ import (
 // harness wraps a test handler in the middleware, over a real SQLite store and
 // in-process markers. Failures are answered with the error's text and a status
 // per error, so tests can see which rule fired.
+//
+// The handler runs as a change does: once it has claimed the request's key
+// (idempotency.Claim), which it is refused while another attempt of the key
+// is in flight or has answered. runs counts the handler's runs.
 type harness struct {
 	mux   *http.ServeMux
 	store *sqlite.Store
 	runs  atomic.Int64
+	// answersFirst runs the handler without a claim before it, as a request
+	// answered before any change was to be made: the middleware claims the
+	// key, or records the answer, after it. Set it before the first request.
+	answersFirst bool
 }
 
 func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *harness {
@@ -29,8 +37,8 @@ func newHarness(t *testing.T, handler http.HandlerFunc, lease time.Duration) *ha
 	return newHarnessWith(t, handler, lease, memory.NewMarkers(0))
 }
 
-// newHarnessWith is newHarness over the given markers.
-// newHarnessWith's options change the middleware's Config.
+// newHarnessWith is newHarness over the given markers. Its options change the
+// middleware's Config.
 func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration, markers idempotency.Markers, options ...func(*idempotency.Config)) *harness {
 	t.Helper()
 	store, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "seatd.db"))
@@ -65,6 +73,12 @@ func newHarnessWith(t *testing.T, handler http.HandlerFunc, lease time.Duration,
 	}
 	m := idempotency.New(cfg)
 	h.mux.Handle("POST /do", m.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.answersFirst {
+			if err := idempotency.Claim(r); err != nil {
+				http.Error(w, err.Error(), http.StatusConflict) // the middleware answers instead
+				return
+			}
+		}
 		h.runs.Add(1)
 		handler(w, r)
 	})))

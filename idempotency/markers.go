@@ -26,6 +26,13 @@ type Markers interface {
 	// alone, and a done mark is final. response must not be empty: a nil
 	// Response is how a mark in flight reads.
 	Complete(ctx context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) error
+	// Record stores the finished answer of an attempt that never claimed id,
+	// kept for ttl, and reports Claimed, if id has no mark (or has this very
+	// answer of lease: a retried call). Otherwise it changes nothing and
+	// returns the existing mark, as Claim does. It is Claim and Complete in
+	// one step, for an answer that changed nothing: a refusal. response must
+	// not be empty, and a ttl of zero or less is an error.
+	Record(ctx context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) (Mark, error)
 	// Abandon removes id's mark if it is still the in-flight mark of lease.
 	Abandon(ctx context.Context, id, lease string) error
 }
@@ -46,15 +53,15 @@ type Mark struct {
 // by MarkerTimeout (see markerBound) and go through the breaker: markers that
 // fail are passed over for a while, and the database answers alone.
 
-// claim marks the key in flight, and says whether the markers hold the mark.
-// Without working markers every request counts as claimed, unmarked: the
-// database still lets only one attempt of a key take effect.
-func (m *Middleware) claim(id, lease, fingerprint string) (mark Mark, marked bool, err error) {
+// claim marks the key in flight. Without working markers every request
+// counts as claimed, unmarked: the database still lets only one attempt of a
+// key take effect.
+func (m *Middleware) claim(id, lease, fingerprint string) Mark {
 	if !m.markers.Allow() {
-		return Mark{Claimed: true}, false, nil
+		return Mark{Claimed: true}
 	}
 	ctx := m.markerBound.Context()
-	mark, err = m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
+	mark, err := m.cfg.Markers.Claim(ctx, id, lease, fingerprint, m.cfg.LeaseTTL)
 	if err != nil {
 		m.markers.Failed(err)
 		// A claim given up on may still reach Redis (a queued pipelined
@@ -62,10 +69,10 @@ func (m *Middleware) claim(id, lease, fingerprint string) (mark Mark, marked boo
 		// turn this key's retries away for a whole lease. The breaker keeps
 		// this request's complete or abandon from doing it.
 		m.goBackground(func() { m.takeBack(id, lease) })
-		return Mark{Claimed: true}, false, nil
+		return Mark{Claimed: true}
 	}
 	m.markers.Worked()
-	return mark, mark.Claimed, nil
+	return mark
 }
 
 // takeBack removes the mark of a claim that failed, if it was set after all.
@@ -94,18 +101,23 @@ func (m *Middleware) complete(id, lease string, r booking.Receipt) {
 	}
 }
 
-// completeRefusal puts a refusal's answer in the markers before it is sent,
-// for RefusalTTL, and reports whether they took it.
-func (m *Middleware) completeRefusal(id, lease string, r booking.Receipt) bool {
+// record keeps the answer of a request that claimed no key in the markers,
+// for RefusalTTL, unless the key has a mark already: it returns the mark
+// there (Claimed: this answer), and whether the markers answered at all. A
+// record given up on that reaches Redis after all leaves this same answer,
+// which the database then keeps too.
+func (m *Middleware) record(id, lease string, r booking.Receipt) (Mark, bool) {
 	if !m.markers.Allow() {
-		return false
+		return Mark{}, false
 	}
 	ctx := m.markerBound.Context()
-	if err := m.cfg.Markers.Complete(ctx, id, lease, r.Fingerprint, r.Response, min(m.cfg.CacheTTL, m.cfg.RefusalTTL)); err != nil {
+	mark, err := m.cfg.Markers.Record(ctx, id, lease, r.Fingerprint, r.Response, min(m.cfg.CacheTTL, m.cfg.RefusalTTL))
+	if err != nil {
 		m.markers.Failed(err)
-		return false
+		return Mark{}, false
 	}
-	return true
+	m.markers.Worked()
+	return mark, true
 }
 
 func (m *Middleware) abandon(id, lease string) {

@@ -189,6 +189,58 @@ type pending struct {
 	// gateRefused: the change was refused at the gate on other users' seats
 	// (booking.Idempotent.OnGateRefusal).
 	gateRefused atomic.Bool
+	// take claims the key, once (see Claim).
+	take func() error
+	// taken: the key was claimed; found is the mark of another attempt that
+	// the claim found instead.
+	claimMu sync.Mutex
+	taken   bool
+	found   *Mark
+}
+
+// claimOnce claims p's key, if it has not been, and returns
+// booking.ErrDuplicateRequest if another attempt of the key holds it or
+// answered it.
+func (m *Middleware) claimOnce(p *pending, id, lease string) error {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	if !p.taken {
+		p.taken = true
+		if mark := m.claim(id, lease, p.fingerprint); !mark.Claimed {
+			p.found = &mark
+		}
+	}
+	if p.found != nil {
+		return booking.ErrDuplicateRequest
+	}
+	return nil
+}
+
+// claimed reports whether p's key was claimed, and the mark of another
+// attempt the claim found, if it found one.
+func (p *pending) claimed() (taken bool, found *Mark) {
+	p.claimMu.Lock()
+	defer p.claimMu.Unlock()
+	return p.taken, p.found
+}
+
+// Claim claims the key of the keyed request r for this attempt, if it has not
+// been: a handler calls it just before its change is made (a seat change
+// does, through booking.Idempotent.Claim). It fails with
+// booking.ErrDuplicateRequest if another attempt of the key is in flight or
+// has answered; the handler then changes nothing, and the middleware answers
+// as that attempt's mark says. Outside the middleware it does nothing.
+//
+// The key is claimed this late, rather than before the handler runs, so that a
+// request turned away before any change (at the gate, by the seats others
+// hold) costs the markers one call, which records its answer, instead of a
+// claim and a completion.
+func Claim(r *http.Request) error {
+	p, ok := r.Context().Value(pendingKey{}).(*pending)
+	if !ok {
+		return nil
+	}
+	return p.take()
 }
 
 type pendingKey struct{}
@@ -225,6 +277,7 @@ func For(r *http.Request, render func(result any) (Response, error)) *booking.Id
 			return b, err
 		},
 		OnGateRefusal: func() { p.gateRefused.Store(true) },
+		Claim:         p.take,
 	}
 }
 
@@ -269,47 +322,43 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	defer cancel()
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
+	p.take = func() error { return m.claimOnce(p, id, lease) }
 
-	mark, marked, err := m.claim(id, lease, p.fingerprint)
-	if err != nil {
-		m.cfg.Fail(w, r, err)
-		return
-	}
-	if !mark.Claimed {
-		m.answerMarked(ctx, w, r, p, mark)
-		return
-	}
-	// The marker is ours. Markers forget (restarts, evictions, CacheTTL), so the
-	// database may hold a receipt of this key from an earlier attempt; rather
-	// than look it up before every request, the request runs and the receipts
-	// decide: a change claims its receipt in its own transaction, which fails if
-	// an earlier one exists (and the change is undone); any other answer is
-	// checked against the receipts before it is sent.
+	// The handler claims the key when its change is about to be made (Claim).
+	// Markers forget (restarts, evictions, CacheTTL), so the database may hold
+	// a receipt of this key from an earlier attempt; rather than look it up
+	// before every request, the request runs and the receipts decide: a change
+	// claims its receipt in its own transaction, which fails if an earlier one
+	// exists (and the change is undone); any other answer is checked against
+	// the receipts before it is sent.
 	rec := newRecorder()
 	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, pendingKey{}, p)))
 	resp := rec.response()
 
+	rendered := p.rendered.Load()
+	if rendered == nil {
+		if taken, _ := p.claimed(); !taken && resp.Status == http.StatusConflict && p.gateRefused.Load() && m.cfg.SharedMarkers {
+			m.keepRefusal(ctx, w, r, p, resp, id, lease)
+			return
+		}
+		// Any other answer that committed no change is judged once the key
+		// is claimed, if the handler did not claim it: an earlier attempt's
+		// mark stands in its place.
+		if err := p.take(); err != nil {
+			_, found := p.claimed()
+			m.answerMarked(ctx, w, r, p, *found)
+			return
+		}
+	}
+
 	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
 	var answer booking.Receipt
-	switch rendered := p.rendered.Load(); {
+	var err error
+	switch {
 	case isSuccess(resp.Status) && rendered != nil:
 		// Committed with the change: the stored answer is the one to send.
 		own.Response = *rendered
 		answer = own
-	case resp.Status == http.StatusConflict && p.gateRefused.Load() && marked && m.cfg.SharedMarkers:
-		// Turned away at the gate by seats other users hold or bought. It
-		// changed nothing, and no earlier attempt of the key stands behind it
-		// (a seat of the user's own hold would): a retry after this answer is
-		// lost may be judged afresh. So the markers alone keep it, for
-		// RefusalTTL, and the database is spared a write per buyer turned
-		// away. Should they fail, the database keeps it after all.
-		if own.Response, err = resp.Encode(); err == nil {
-			if m.completeRefusal(id, lease, own) {
-				resp.writeKept(w)
-				return
-			}
-			answer, err = m.store(ctx, own, resp.Status)
-		}
 	case isOutcome(resp.Status):
 		// It ran and changed nothing (the seats were taken, the hold lapsed,
 		// or an earlier attempt's receipt undid it), or it is a change that did
@@ -339,12 +388,47 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	if err != nil {
-		// The client must not hear an answer its retry could not get again.
-		m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
-		m.cfg.Fail(w, r, ErrNotRecorded)
+		m.notRecorded(w, r, p, err)
 		m.afterAnswer(ctx, w, func() { m.abandon(id, lease) })
 		return
 	}
+	m.send(w, r, p, resp, own, answer)
+	m.afterAnswer(ctx, w, func() { m.complete(id, lease, answer) })
+}
+
+// keepRefusal answers a request turned away at the gate by seats other users
+// hold or bought, before it claimed its key. It changed nothing, and no
+// earlier attempt of the key stands behind it (a seat of the user's own hold
+// would): a retry after this answer is lost may be judged afresh. So the
+// markers alone keep it, for RefusalTTL, in one call that takes the key and
+// records the answer, and the database is spared a write per buyer turned
+// away. An attempt of the key that marked it first answers instead; markers
+// that fail leave the answer to the database after all.
+func (m *Middleware) keepRefusal(ctx context.Context, w http.ResponseWriter, r *http.Request, p *pending, resp Response, id, lease string) {
+	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
+	var err error
+	if own.Response, err = resp.Encode(); err == nil {
+		if mark, ok := m.record(id, lease, own); ok {
+			if mark.Claimed {
+				resp.writeKept(w)
+			} else {
+				m.answerMarked(ctx, w, r, p, mark)
+			}
+			return
+		}
+		var answer booking.Receipt
+		if answer, err = m.store(ctx, own, resp.Status); err == nil {
+			m.send(w, r, p, resp, own, answer)
+			m.afterAnswer(ctx, w, func() { m.complete(id, lease, answer) })
+			return
+		}
+	}
+	m.notRecorded(w, r, p, err)
+}
+
+// send answers with answer, the receipt that stands for the key now that own,
+// the handler's answer resp, was stored.
+func (m *Middleware) send(w http.ResponseWriter, r *http.Request, p *pending, resp Response, own, answer booking.Receipt) {
 	switch {
 	case answer.Fingerprint != p.fingerprint || !bytes.Equal(answer.Response, own.Response):
 		// Another attempt stored its receipt first: its answer is the one, or,
@@ -357,7 +441,13 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		// What was stored is resp itself, encoded: send what a replay would.
 		resp.writeKept(w)
 	}
-	m.afterAnswer(ctx, w, func() { m.complete(id, lease, answer) })
+}
+
+// notRecorded answers a request whose answer could not be stored: the client
+// must not hear an answer its retry could not get again.
+func (m *Middleware) notRecorded(w http.ResponseWriter, r *http.Request, p *pending, err error) {
+	m.cfg.Logger.Error("store idempotent answer", "scope", p.scope, "err", err)
+	m.cfg.Fail(w, r, ErrNotRecorded)
 }
 
 // afterAnswer sends what was written to the client, then updates the marker.

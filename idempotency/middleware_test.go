@@ -433,6 +433,10 @@ func (m *stuckMarkers) Complete(context.Context, string, string, string, []byte,
 	return nil
 }
 
+func (m *stuckMarkers) Record(context.Context, string, string, string, []byte, time.Duration) (idempotency.Mark, error) {
+	return idempotency.Mark{}, errors.New("i/o timeout")
+}
+
 func (m *stuckMarkers) Abandon(ctx context.Context, _, _ string) error {
 	close(m.started)
 	<-ctx.Done()

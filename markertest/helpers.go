@@ -27,6 +27,16 @@ func complete(tb testing.TB, m idempotency.Markers, id, lease, fingerprint strin
 	}
 }
 
+// record records id's answer without a claim and fails the test on an error.
+func record(tb testing.TB, m idempotency.Markers, id, lease, fingerprint string, response []byte, ttl time.Duration) idempotency.Mark {
+	tb.Helper()
+	mark, err := m.Record(tb.Context(), id, lease, fingerprint, response, ttl)
+	if err != nil {
+		tb.Fatalf("Record(%.40q, lease %.40q): got error %v, want nil", id, lease, err)
+	}
+	return mark
+}
+
 func abandon(tb testing.TB, m idempotency.Markers, id, lease string) {
 	tb.Helper()
 	if err := m.Abandon(tb.Context(), id, lease); err != nil {

@@ -56,6 +56,11 @@ func Run(t *testing.T, newMarkers func(t *testing.T) idempotency.Markers) {
 		{"CompleteStaleLease", testCompleteStaleLease},
 		{"CompleteDone", testCompleteDone},
 		{"CompleteEmptyResponse", testCompleteEmptyResponse},
+		{"RecordNew", testRecordNew},
+		{"RecordInFlight", testRecordInFlight},
+		{"RecordDone", testRecordDone},
+		{"RecordEmptyResponse", testRecordEmptyResponse},
+		{"RecordExpires", testRecordExpires},
 		{"ResponseIsCopied", testResponseIsCopied},
 		{"DoneExpires", testDoneExpires},
 		{"AbandonOwn", testAbandonOwn},
@@ -228,6 +233,68 @@ func testCompleteEmptyResponse(t *testing.T, m idempotency.Markers) {
 	wantClaimed(t, m, free)
 }
 
+// testRecordNew: an answer recorded without a claim is a done mark, which
+// the next attempt is given, with the recording one's fingerprint.
+func testRecordNew(t *testing.T, m idempotency.Markers) {
+	id, lease, fp, resp := booking.NewID(), booking.NewID(), booking.NewID(), []byte("409\nrefused")
+	if got := record(t, m, id, lease, fp, resp, longTTL); !got.Claimed {
+		t.Fatalf("Record of a new id: got %+v, want Claimed", got)
+	}
+	// A retried call of the same recording finds its own answer.
+	if got := record(t, m, id, lease, fp, resp, longTTL); !got.Claimed {
+		t.Errorf("Record again by the same lease: got %+v, want Claimed", got)
+	}
+	wantDone(t, m, id, fp, resp)
+}
+
+// testRecordInFlight: an answer recorded while another attempt has the id in
+// flight is not kept; the recording attempt is told of the one in flight.
+func testRecordInFlight(t *testing.T, m idempotency.Markers) {
+	id, fp := booking.NewID(), booking.NewID()
+	if got := claim(t, m, id, booking.NewID(), fp, longTTL); !got.Claimed {
+		t.Fatalf("Claim: got %+v, want Claimed", got)
+	}
+	got := record(t, m, id, booking.NewID(), booking.NewID(), []byte("refused"), longTTL)
+	checkInFlight(t, got, fp, longTTL)
+	wantInFlight(t, m, id, fp, longTTL)
+}
+
+// testRecordDone: a done mark is final for Record as for Complete; the
+// recording attempt gets it.
+func testRecordDone(t *testing.T, m idempotency.Markers) {
+	id, lease, fp, resp := booking.NewID(), booking.NewID(), booking.NewID(), []byte("first")
+	claim(t, m, id, lease, fp, longTTL)
+	complete(t, m, id, lease, fp, resp, longTTL)
+	got := record(t, m, id, booking.NewID(), booking.NewID(), []byte("second"), longTTL)
+	checkDone(t, got, fp, resp)
+	other := booking.NewID()
+	record(t, m, other, booking.NewID(), fp, []byte("recorded"), longTTL)
+	checkDone(t, record(t, m, other, booking.NewID(), fp, []byte("again"), longTTL), fp, []byte("recorded"))
+	wantDone(t, m, id, fp, resp)
+}
+
+// testRecordEmptyResponse: Record, like Complete, refuses an empty answer,
+// which would read as a mark in flight, and leaves the id free.
+func testRecordEmptyResponse(t *testing.T, m idempotency.Markers) {
+	id := booking.NewID()
+	for _, resp := range [][]byte{nil, {}} {
+		if got, err := m.Record(t.Context(), id, booking.NewID(), booking.NewID(), resp, longTTL); err == nil {
+			t.Errorf("Record with response %#v: got %+v and nil error, want an error", resp, got)
+		}
+	}
+	wantClaimed(t, m, id)
+}
+
+func testRecordExpires(t *testing.T, m idempotency.Markers) {
+	id, fp, resp := booking.NewID(), booking.NewID(), []byte("refused")
+	start := time.Now()
+	record(t, m, id, booking.NewID(), fp, resp, shortTTL)
+	took := claimWhenFree(t, m, id, booking.NewID(), booking.NewID(), start, fp, resp)
+	if took < shortTTL {
+		t.Errorf("Claim after a %v recorded mark: got Claimed after %v, want at least %v", shortTTL, took, shortTTL)
+	}
+}
+
 // testResponseIsCopied checks that the markers keep their own copy of an answer:
 // callers reuse buffers, and a replay must be byte for byte what was stored.
 func testResponseIsCopied(t *testing.T, m idempotency.Markers) {
@@ -355,23 +422,31 @@ func testNonPositiveTTL(t *testing.T, m idempotency.Markers) {
 		if err := m.Complete(t.Context(), id, booking.NewID(), booking.NewID(), []byte("r"), ttl); err == nil {
 			t.Errorf("Complete ttl %v: got nil error, want an error", ttl)
 		}
+		if got, err := m.Record(t.Context(), id, booking.NewID(), booking.NewID(), []byte("r"), ttl); err == nil {
+			t.Errorf("Record ttl %v: got %+v and nil error, want an error", ttl, got)
+		}
 	}
 	wantClaimed(t, m, id)
 }
 
-// testConcurrent races many attempts to claim one id: exactly one may win, and
-// every other one must see the winner's mark.
+// testConcurrent races many attempts to take one id, half of them by Claim
+// and half by Record: exactly one may win, and every other one must see the
+// winner's mark.
 func testConcurrent(t *testing.T, m idempotency.Markers) {
 	const goroutines = 100
 	id := booking.NewID()
 	type result struct {
-		fp   string
-		mark idempotency.Mark
-		err  error
+		fp       string
+		response []byte // set for those that record
+		mark     idempotency.Mark
+		err      error
 	}
 	results := make([]result, goroutines)
 	for i := range results {
 		results[i].fp = booking.NewID()
+		if i%2 == 1 {
+			results[i].response = []byte("refused " + results[i].fp)
+		}
 	}
 	var (
 		wg    sync.WaitGroup
@@ -380,29 +455,42 @@ func testConcurrent(t *testing.T, m idempotency.Markers) {
 	for i := range results {
 		wg.Go(func() {
 			r := &results[i]
-			<-start // line everyone up, so that the claims overlap in time
-			r.mark, r.err = m.Claim(t.Context(), id, booking.NewID(), r.fp, longTTL)
+			<-start // line everyone up, so that the attempts overlap in time
+			if r.response != nil {
+				r.mark, r.err = m.Record(t.Context(), id, booking.NewID(), r.fp, r.response, longTTL)
+			} else {
+				r.mark, r.err = m.Claim(t.Context(), id, booking.NewID(), r.fp, longTTL)
+			}
 		})
 	}
 	close(start)
 	wg.Wait()
 
-	var winners []string
+	var winners []result
 	for _, r := range results {
 		if r.err != nil {
-			t.Fatalf("Claim: got error %v, want nil", r.err)
+			t.Fatalf("Claim or Record: got error %v, want nil", r.err)
 		}
 		if r.mark.Claimed {
-			winners = append(winners, r.fp)
+			winners = append(winners, r)
 		}
 	}
 	if len(winners) != 1 {
 		t.Fatalf("winners: got %d, want exactly 1", len(winners))
 	}
-	for _, r := range results {
-		if !r.mark.Claimed {
-			checkInFlight(t, r.mark, winners[0], longTTL)
+	won := winners[0]
+	check := func(got idempotency.Mark) {
+		t.Helper()
+		if won.response != nil {
+			checkDone(t, got, won.fp, won.response)
+		} else {
+			checkInFlight(t, got, won.fp, longTTL)
 		}
 	}
-	wantInFlight(t, m, id, winners[0], longTTL)
+	for _, r := range results {
+		if !r.mark.Claimed {
+			check(r.mark)
+		}
+	}
+	check(claim(t, m, id, booking.NewID(), booking.NewID(), longTTL))
 }

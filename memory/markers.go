@@ -66,11 +66,7 @@ func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leas
 	defer m.mu.Unlock()
 	now := clock(m.Now)
 	if k, expires, ok := m.marks.get(id, now); ok && !(k.response == nil && k.lease == lease) {
-		if k.response != nil {
-			// The caller owns what it gets; the stored answer must stay as it was.
-			return idempotency.Mark{Fingerprint: k.fingerprint, Response: bytes.Clone(k.response)}, nil
-		}
-		return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: expires.Sub(now)}, nil
+		return k.existing(expires.Sub(now)), nil
 	}
 	k := mark{lease: lease, fingerprint: fingerprint}
 	m.marks.put(id, k, k.size(id), now.Add(leaseTTL), now)
@@ -99,6 +95,42 @@ func (m *Markers) Complete(_ context.Context, id, lease, fingerprint string, res
 	k := mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response)}
 	m.marks.put(id, k, k.size(id), now.Add(ttl), now)
 	return nil
+}
+
+// Record stores a copy of response as id's answer for ttl, if id has no live
+// mark; otherwise it returns the live mark, as Claim does. response must not
+// be empty.
+func (m *Markers) Record(ctx context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) (idempotency.Mark, error) {
+	if err := ctx.Err(); err != nil {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q: %w", id, err)
+	}
+	if len(response) == 0 {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q: %w", id, idempotency.ErrEmptyResponse)
+	}
+	if ttl <= 0 {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q: ttl %v is not positive", id, ttl)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := clock(m.Now)
+	if k, expires, ok := m.marks.get(id, now); ok {
+		if k.response != nil && k.lease == lease {
+			return idempotency.Mark{Claimed: true}, nil
+		}
+		return k.existing(expires.Sub(now)), nil
+	}
+	k := mark{lease: lease, fingerprint: fingerprint, response: bytes.Clone(response)}
+	m.marks.put(id, k, k.size(id), now.Add(ttl), now)
+	return idempotency.Mark{Claimed: true}, nil
+}
+
+// existing is k as a mark another attempt finds, with left of its ttl.
+func (k mark) existing(left time.Duration) idempotency.Mark {
+	if k.response != nil {
+		// The caller owns what it gets; the stored answer must stay as it was.
+		return idempotency.Mark{Fingerprint: k.fingerprint, Response: bytes.Clone(k.response)}
+	}
+	return idempotency.Mark{Fingerprint: k.fingerprint, LeaseLeft: left}
 }
 
 // Abandon removes id's mark if it is in flight under lease.

@@ -109,17 +109,12 @@ func (m *Markers) Claim(ctx context.Context, id, lease, fingerprint string, leas
 	if leaseTTL <= 0 {
 		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q: lease ttl %v is not positive", id, leaseTTL)
 	}
-	key, value := m.key(id), encodeMark(tagInFlight, lease, fingerprint, nil)
-	old, err := m.client.Do(ctx, "set", key, value, "nx", "get", "px", milliseconds(leaseTTL)).Text()
+	mark, err := m.setNX(ctx, m.key(id), encodeMark(tagInFlight, lease, fingerprint, nil), leaseTTL)
 	switch {
-	case errors.Is(err, goredis.Nil) || (err == nil && old == string(value)):
-		return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
 	case err != nil:
 		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q in redis: %w", id, err)
-	}
-	mark, err := m.existing(ctx, key, old)
-	if err != nil {
-		return idempotency.Mark{}, fmt.Errorf("claim idempotency mark %.80q in redis: %w", id, err)
+	case mark.Claimed:
+		return idempotency.Mark{Claimed: true, Fingerprint: fingerprint, LeaseLeft: leaseTTL}, nil
 	}
 	return mark, nil
 }
@@ -168,6 +163,40 @@ func (m *Markers) Complete(ctx context.Context, id, lease, fingerprint string, r
 		return fmt.Errorf("complete idempotency mark %.80q in redis: %w", id, err)
 	}
 	return nil
+}
+
+// Record stores response as id's answer for ttl, if id has no mark; otherwise
+// it returns the mark there, as Claim does. Like a claim it is one SET NX GET,
+// a plain command: a refusal recorded this way costs Redis one command where
+// a claim and a completion cost a command and a script. A retried command
+// finds its own mark, which counts as recorded.
+func (m *Markers) Record(ctx context.Context, id, lease, fingerprint string, response []byte, ttl time.Duration) (idempotency.Mark, error) {
+	if len(response) == 0 {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q: %w", id, idempotency.ErrEmptyResponse)
+	}
+	if ttl <= 0 {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q: ttl %v is not positive", id, ttl)
+	}
+	key, value := m.key(id), encodeMark(tagDone, lease, fingerprint, response)
+	mark, err := m.setNX(ctx, key, value, ttl)
+	if err != nil {
+		return idempotency.Mark{}, fmt.Errorf("record idempotency mark %.80q in redis: %w", id, err)
+	}
+	return mark, nil
+}
+
+// setNX sets key to value for ttl if key is unset, and reports Claimed;
+// otherwise it returns the mark there. A key that holds value already was
+// set by a retry of this very command.
+func (m *Markers) setNX(ctx context.Context, key string, value []byte, ttl time.Duration) (idempotency.Mark, error) {
+	old, err := m.client.Do(ctx, "set", key, value, "nx", "get", "px", milliseconds(ttl)).Text()
+	switch {
+	case errors.Is(err, goredis.Nil) || (err == nil && old == string(value)):
+		return idempotency.Mark{Claimed: true}, nil
+	case err != nil:
+		return idempotency.Mark{}, err
+	}
+	return m.existing(ctx, key, old)
 }
 
 // Abandon removes id's mark if it is still in flight under lease. It makes one

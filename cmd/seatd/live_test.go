@@ -63,6 +63,9 @@ func TestLiveAcrossInstances(t *testing.T) {
 			b := startSeatd(t, maps.Clone(env))
 			ca := newClient(t, a.url)
 			_, m := ca.firstShow(t)
+			if backend == "postgres+memory" {
+				awaitListeners(t, env["SEATD_DATABASE_URL"], 2)
+			}
 			sock := watch(t, b.url, m.ShowID)
 			snap := nextFrame(t, sock, 5*time.Second)
 			if snap.Type != "snapshot" {
@@ -81,6 +84,29 @@ func TestLiveAcrossInstances(t *testing.T) {
 				t.Errorf("got %+v, want the lapsed seat available at seq %d", f, snap.Seq+2)
 			}
 		})
+	}
+}
+
+// awaitListeners waits until n connections to the database listen for seat
+// changes: an instance starts listening once it serves, and a change
+// committed before would reach its sockets only by their poll.
+func awaitListeners(t *testing.T, databaseURL string, n int) {
+	t.Helper()
+	db := openDB(t, databaseURL)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE 'LISTEN %'`).Scan(&got)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case got >= n:
+			return
+		case time.Now().After(deadline):
+			t.Fatalf("%d connections listen for seat changes after 10s, want %d", got, n)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, bounded by deadline
 	}
 }
 

@@ -192,8 +192,12 @@ func (r report) memory(p printer) {
 	p("\n\n")
 	total, settled, at := m.growth()
 	flat := "yes"
-	if settled > flatWithin {
+	switch {
+	case settled > flatWithin:
 		flat = "no"
+	case m.steady.WallSeconds < 0.95*m.seconds:
+		// steady stops when its workers run out of free seats.
+		flat = fmt.Sprintf("not shown, the run ended after %.0f s, out of free seats", m.steady.WallSeconds)
 	}
 	p("From the first sample to the last: %+.1f %%. From the %.0f s sample on, every sample is within\n", 100*total, float64(at)*m.every.Seconds())
 	p("%.1f %% of it: flat (within %.0f %%): **%s**. The run made %.0f write requests/s (verified: %v).\n\n",

@@ -283,62 +283,6 @@ func (s *Service) labelled(err error) error {
 	return withLabels(err, s.seats.label)
 }
 
-// LookupHold returns a live hold of userID's. Another user's hold is reported
-// as not found: a token says nothing to anyone but its holder.
-func (s *Service) LookupHold(ctx context.Context, userID, token string) (Hold, error) {
-	token, err := checkToken(userID, token)
-	if err != nil {
-		return Hold{}, err
-	}
-	h, err := s.store.LookupHold(ctx, token)
-	if err == nil && h.UserID != userID {
-		return Hold{}, NotFoundf("no hold %s", token)
-	}
-	return h, err
-}
-
-// ExtendRequest asks to extend a user's hold by one hold TTL.
-type ExtendRequest struct {
-	UserID     string
-	Token      string
-	Idempotent *Idempotent
-}
-
-// ExtendHold extends a live hold by one TTL, at most MaxExtensions times, and
-// moves its gate keys and expiry notice along.
-func (s *Service) ExtendHold(ctx context.Context, req ExtendRequest) (Hold, error) {
-	token, err := checkToken(req.UserID, req.Token)
-	if err != nil {
-		return Hold{}, err
-	}
-	if err := req.Idempotent.claim(); err != nil {
-		return Hold{}, err
-	}
-	h, err := s.store.ExtendHold(ctx, ExtendParams{
-		Token: token, UserID: req.UserID, By: s.cfg.HoldTTL, MaxExtensions: s.cfg.MaxExtensions, Idempotent: req.Idempotent,
-	})
-	if err != nil {
-		return Hold{}, err
-	}
-	// Acquiring under the same token refreshes the keys' ttl; a seat whose key
-	// someone else took meanwhile is still the database's to decide.
-	s.acquire(h.ShowID, h.Token, h.SeatIDs, time.Until(h.ExpiresAt))
-	s.schedule(h)
-	return h, nil
-}
-
-// checkToken validates a hold request's user and token.
-func checkToken(userID, token string) (string, error) {
-	if err := CheckUserID(userID); err != nil {
-		return "", err
-	}
-	id, ok := ParseID(token)
-	if !ok {
-		return "", Invalidf("hold token %q is not a UUID", clip(token))
-	}
-	return id, nil
-}
-
 // schedule tells the scheduler when h lapses. Failing is not fatal: the sweep
 // releases what no notice does.
 func (s *Service) schedule(h Hold) {

@@ -189,58 +189,12 @@ type pending struct {
 	// gateRefused: the change was refused at the gate on other users' seats
 	// (booking.Idempotent.OnGateRefusal).
 	gateRefused atomic.Bool
-	// take claims the key, once (see Claim).
-	take func() error
-	// taken: the key was claimed; found is the mark of another attempt that
-	// the claim found instead.
-	claimMu sync.Mutex
-	taken   bool
-	found   *Mark
-}
-
-// claimOnce claims p's key, if it has not been, and returns
-// booking.ErrDuplicateRequest if another attempt of the key holds it or
-// answered it.
-func (m *Middleware) claimOnce(p *pending, id, lease string) error {
-	p.claimMu.Lock()
-	defer p.claimMu.Unlock()
-	if !p.taken {
-		p.taken = true
-		if mark := m.claim(id, lease, p.fingerprint); !mark.Claimed {
-			p.found = &mark
-		}
-	}
-	if p.found != nil {
-		return booking.ErrDuplicateRequest
-	}
-	return nil
-}
-
-// claimed reports whether p's key was claimed, and the mark of another
-// attempt the claim found, if it found one.
-func (p *pending) claimed() (taken bool, found *Mark) {
-	p.claimMu.Lock()
-	defer p.claimMu.Unlock()
-	return p.taken, p.found
-}
-
-// Claim claims the key of the keyed request r for this attempt, if it has not
-// been: a handler calls it just before its change is made (a seat change
-// does, through booking.Idempotent.Claim). It fails with
-// booking.ErrDuplicateRequest if another attempt of the key is in flight or
-// has answered; the handler then changes nothing, and the middleware answers
-// as that attempt's mark says. Outside the middleware it does nothing.
-//
-// The key is claimed this late, rather than before the handler runs, so that a
-// request turned away before any change (at the gate, by the seats others
-// hold) costs the markers one call, which records its answer, instead of a
-// claim and a completion.
-func Claim(r *http.Request) error {
-	p, ok := r.Context().Value(pendingKey{}).(*pending)
-	if !ok {
-		return nil
-	}
-	return p.take()
+	// The key's claim (claim.go): by the middleware, under lease, once.
+	m         *Middleware
+	id, lease string
+	claimMu   sync.Mutex
+	taken     bool
+	found     *Mark // another attempt's mark, which the claim found instead
 }
 
 type pendingKey struct{}
@@ -277,7 +231,7 @@ func For(r *http.Request, render func(result any) (Response, error)) *booking.Id
 			return b, err
 		},
 		OnGateRefusal: func() { p.gateRefused.Store(true) },
-		Claim:         p.take,
+		Claim:         p.claim,
 	}
 }
 
@@ -322,7 +276,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	defer cancel()
 	id := markerID(p.scope, p.key)
 	lease := booking.NewID()
-	p.take = func() error { return m.claimOnce(p, id, lease) }
+	p.m, p.id, p.lease = m, id, lease
 
 	// The handler claims the key when its change is about to be made (Claim).
 	// Markers forget (restarts, evictions, CacheTTL), so the database may hold
@@ -335,23 +289,22 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, pendingKey{}, p)))
 	resp := rec.response()
 
+	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
 	rendered := p.rendered.Load()
 	if rendered == nil {
-		if taken, _ := p.claimed(); !taken && resp.Status == http.StatusConflict && p.gateRefused.Load() && m.cfg.SharedMarkers {
-			m.keepRefusal(ctx, w, r, p, resp, id, lease)
+		if !p.claimed() && resp.Status == http.StatusConflict && p.gateRefused.Load() && m.cfg.SharedMarkers {
+			m.keepRefusal(ctx, w, r, p, resp, own)
 			return
 		}
 		// Any other answer that committed no change is judged once the key
 		// is claimed, if the handler did not claim it: an earlier attempt's
 		// mark stands in its place.
-		if err := p.take(); err != nil {
-			_, found := p.claimed()
+		if found := p.take(); found != nil {
 			m.answerMarked(ctx, w, r, p, *found)
 			return
 		}
 	}
 
-	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
 	var answer booking.Receipt
 	var err error
 	switch {
@@ -404,11 +357,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 // records the answer, and the database is spared a write per buyer turned
 // away. An attempt of the key that marked it first answers instead; markers
 // that fail leave the answer to the database after all.
-func (m *Middleware) keepRefusal(ctx context.Context, w http.ResponseWriter, r *http.Request, p *pending, resp Response, id, lease string) {
-	own := booking.Receipt{Scope: p.scope, Key: p.key, Fingerprint: p.fingerprint}
+func (m *Middleware) keepRefusal(ctx context.Context, w http.ResponseWriter, r *http.Request, p *pending, resp Response, own booking.Receipt) {
 	var err error
 	if own.Response, err = resp.Encode(); err == nil {
-		if mark, ok := m.record(id, lease, own); ok {
+		if mark, ok := m.record(p.id, p.lease, own); ok {
 			if mark.Claimed {
 				resp.writeKept(w)
 			} else {
@@ -419,7 +371,7 @@ func (m *Middleware) keepRefusal(ctx context.Context, w http.ResponseWriter, r *
 		var answer booking.Receipt
 		if answer, err = m.store(ctx, own, resp.Status); err == nil {
 			m.send(w, r, p, resp, own, answer)
-			m.afterAnswer(ctx, w, func() { m.complete(id, lease, answer) })
+			m.afterAnswer(ctx, w, func() { m.complete(p.id, p.lease, answer) })
 			return
 		}
 	}

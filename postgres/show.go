@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,69 +131,9 @@ func (s *Store) CreateShow(ctx context.Context, show booking.NewShow) (bool, err
 		return tx.SendBatch(ctx, b).Close()
 	})
 	if created && err == nil {
-		s.analyzeSoon()
+		s.showsCreated()
 	}
 	return created, wrap(err, "create show")
-}
-
-// analyzeDelay is how long after a show is created its table statistics are
-// brought up to date: long enough for a burst of creations to share one
-// ANALYZE, short enough that no plan runs long on old statistics.
-const analyzeDelay = 500 * time.Millisecond
-
-// analyzing schedules the ANALYZE that follows the creation of shows, in a
-// goroutine that Close ends and waits for.
-type analyzing struct {
-	mu      sync.Mutex
-	pending bool
-	closed  bool
-	ctx     context.Context // ended by stopAnalyzing
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-}
-
-func (a *analyzing) init() { a.ctx, a.cancel = context.WithCancel(context.Background()) }
-
-// analyzeSoon analyzes shows and seats shortly, unless that is scheduled. The
-// store's sessions plan each statement once (force_generic_plan), with the
-// statistics of that moment, and seats arrive a whole show at a time, faster
-// than autovacuum analyzes: a plan made while the table held a few shows would
-// read all of it for every seat change once it holds thousands. ANALYZE also
-// makes every session plan its statements again.
-func (s *Store) analyzeSoon() {
-	a := &s.analyzing
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.pending || a.closed {
-		return
-	}
-	a.pending = true
-	a.wg.Go(func() {
-		t := time.NewTimer(analyzeDelay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-a.ctx.Done():
-			return
-		}
-		a.mu.Lock()
-		a.pending = false
-		a.mu.Unlock()
-		ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
-		defer cancel()
-		// Best effort: autovacuum analyzes too, only later.
-		s.pool.Exec(ctx, "ANALYZE shows, seats")
-	})
-}
-
-// stopAnalyzing cancels a scheduled or running ANALYZE and waits for it.
-func (s *Store) stopAnalyzing() {
-	a := &s.analyzing
-	a.mu.Lock()
-	a.closed = true
-	a.mu.Unlock()
-	a.cancel()
-	a.wg.Wait()
 }
 
 // Reset deletes every show and everything of them (seats, holds, bookings,

@@ -24,10 +24,10 @@ var migrations embed.FS
 
 // Store is the PostgreSQL store. It is safe for concurrent use.
 type Store struct {
-	pool      *pgxpool.Pool
-	batches   *batch.Queue[change, any]
-	taken     *batch.Lookup[string, booking.Taken] // of seats held, booked or blocked
-	analyzing analyzing
+	pool     *pgxpool.Pool
+	batches  *batch.Queue[change, any]
+	taken    *batch.Lookup[string, booking.Taken] // of seats held, booked or blocked
+	analyzer analyzer
 }
 
 var _ booking.Store = (*Store)(nil)
@@ -62,12 +62,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	s := &Store{pool: pool}
 	s.taken = batch.NewLookup(2, s.readTaken)
-	s.analyzing.init()
 	if err := s.migrate(ctx); err != nil {
 		s.taken.Close()
 		pool.Close()
 		return nil, err
 	}
+	s.startAnalyzer()
 	// A batch writer per core, at most half the connections; the others
 	// serve reads and the group commits of refusals. Writing a batch is CPU
 	// on both sides (pgx encodes it, a backend plans and runs it), so more
@@ -85,7 +85,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 func (s *Store) Close() error {
 	s.stopBatches()
 	s.taken.Close()
-	s.stopAnalyzing()
+	s.stopAnalyzer()
 	s.pool.Close()
 	return nil
 }

@@ -45,12 +45,12 @@ const (
 	nameNoGate   = "PostgreSQL, no gate"
 )
 
-// pgDemoShows is the demo shows of the PostgreSQL backends: the main one's
-// steady runs (three of -steady and the memory run's minute) book up to
-// some 210 000 seats (2026-12-03), and 1 200 shows' 144 000 ran out 22 s
-// into the memory run. No more than needed: the more seats steady spreads
-// over, the more pages each checkpoint's full-page writes copy (4 000 shows
-// took the durable steady run from 3 263 to 1 930 writes/s).
+// pgDemoShows is the demo shows of the PostgreSQL backends, 240 000 seats:
+// the main one's storms and steady runs before the memory run (which has a
+// show of its own) book up to some 110 000 (2026-12-04). No more than needed:
+// the more seats steady spreads over, the more pages each checkpoint's
+// full-page writes copy, for as long as the run after a checkpoint touches
+// pages it has not touched since.
 const pgDemoShows = 2000
 
 // backends returns the backends the selected parts need, in the order they run.
@@ -240,7 +240,7 @@ func measure(t *testing.T, seatload string, b backend, sel parts, r *report) res
 	}
 	if b.main && sel[partMemory] {
 		progress("%s: memory, steady with %d workers for %s, RSS every %s", b.name, steadyC64, *memoryD, *memoryEvery)
-		res.memory = measureMemory(t, seatload, s)
+		res.memory = measureMemory(t, seatload, s, r.commands)
 	}
 	if b.main && sel[partContend] {
 		res.contend = measureContend(t, seatload, s, r.commands)
@@ -277,6 +277,8 @@ func startSeatd(t *testing.T, b backend) *seatd {
 		// contend holder more than 8.
 		"SEATD_RATE_USER": "off", "SEATD_RATE_ADDRESS": "off",
 		"SEATD_MAX_REQUESTS": fmt.Sprint(maxRequests()),
+		// The memory run's show may be larger than seatd's default cap.
+		"SEATD_MAX_SHOW_SEATS": fmt.Sprint(max(100_000, *memorySeats, *stadiumSeats)),
 	}
 	for k, v := range b.env {
 		env[k] = v

@@ -14,15 +14,29 @@ type memoryResult struct {
 	every   time.Duration
 	rssMiB  []float64 // one sample every every, from the run's start
 	steady  summary
-	seconds float64 // the run's -duration
+	seconds float64          // the run's -duration
+	show    createShowResult // the show it ran on; none: every show
 }
 
 // measureMemory runs steady for -memory and samples seatd's VmRSS every
 // -memory-every meanwhile, from the moment seatload starts: -memory/-memory-every
 // + 1 samples (13 for a minute every 5 s). The storms and steady runs before
-// it are its warm-up.
-func measureMemory(t *testing.T, seatload string, s *seatd) *memoryResult {
+// it are its warm-up. It runs on a show of -memory-seats seats of its own, if
+// seatload can create one: a minute of steady books more seats than the runs
+// before it leave free of the demo shows, and more demo shows would slow every
+// steady run before it (pgDemoShows).
+func measureMemory(t *testing.T, seatload string, s *seatd, commands map[string]bool) *memoryResult {
 	m := &memoryResult{every: *memoryEvery, seconds: memoryD.Seconds()}
+	args := signed("steady", "-json", "-url", s.URL, "-c", fmt.Sprint(steadyC64), "-duration", memoryD.String())
+	if commands["create-show"] {
+		progress("%s: memory: create-show, %d seats", s.b.name, *memorySeats)
+		m.show = runJSON[createShowResult](t, seatload, signed("create-show", "-json", "-url", s.URL, "-seats", fmt.Sprint(*memorySeats), "-row-seats", "200")...)
+		if m.show.ShowID == "" {
+			t.Errorf("create-show gave no show id")
+			return m
+		}
+		args = append(args, "-show", m.show.ShowID)
+	}
 	n := int(*memoryD / *memoryEvery)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -47,7 +61,7 @@ func measureMemory(t *testing.T, seatload string, s *seatd) *memoryResult {
 			}
 		}
 	})
-	m.steady = runJSON[summary](t, seatload, signed("steady", "-json", "-url", s.URL, "-c", fmt.Sprint(steadyC64), "-duration", memoryD.String())...)
+	m.steady = runJSON[summary](t, seatload, args...)
 	close(done)
 	wg.Wait()
 	if sampleErr != nil {

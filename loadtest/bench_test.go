@@ -29,7 +29,7 @@ var (
 	steadyCs     = flag.String("steady-workers", "16,64,256", "workers of the scale curve's steady runs, comma-separated; 64 is the steady table's")
 	memoryD      = flag.Duration("memory", 60*time.Second, "how long the steady run whose RSS is sampled lasts")
 	memoryEvery  = flag.Duration("memory-every", 5*time.Second, "how often seatd's RSS is sampled")
-	memorySeats  = flag.Int("memory-seats", 200_000, "seats of the show the memory run works on")
+	memorySeats  = flag.Int("memory-seats", 200_000, "seats of the shows made for the memory run, between them")
 	liveN        = flag.Int("live-sockets", 10000, "sockets of the big live run, on seatd and on calibrate's bare hub")
 	watchN       = flag.Int("watch-pairs", 5, "storms unwatched then watched by 1000 viewers, in turn")
 	contendD     = flag.Duration("contend", 10*time.Second, "how long seatload contend runs")

@@ -178,12 +178,12 @@ func (r report) memory(p printer) {
 	}
 	m := res.memory
 	p("## Memory: seatd's RSS over a %.0f s steady run\n\n", m.seconds)
-	if m.show.ShowID != "" {
-		p("    seatload create-show -seats %d -row-seats 200 -json -url $SEATD -auth-secret $SECRET\n", m.show.Seats)
-		p("    seatload steady -c 64 -duration %s -show $SHOW -url $SEATD -auth-secret $SECRET    # PostgreSQL + Redis, after every run above\n\n", *memoryD)
-		p("On a show of its own, %d seats, made in %.1f s before the run.\n", m.show.Seats, m.show.Seconds)
-	} else {
-		p("    seatload steady -c 64 -duration %s -url $SEATD -auth-secret $SECRET    # PostgreSQL + Redis, after every run above\n\n", *memoryD)
+	if m.shows > 0 {
+		p("    seatload create-show -seats %d -name 'seatload memory' -json -url $SEATD -auth-secret $SECRET    # %d times\n", m.showSeats, m.shows)
+	}
+	p("    seatload steady -c 64 -duration %s -url $SEATD -auth-secret $SECRET    # PostgreSQL + Redis, after every run above\n\n", *memoryD)
+	if m.shows > 0 {
+		p("On every show, among them %d made for the run, of %d seats each (in %.1f s, before it).\n", m.shows, m.showSeats, m.created)
 	}
 	p("seatd's VmRSS (`/proc/<pid>/status`) every %s from the start of the run; the storms and\n", m.every)
 	p("steady runs before it are its warm-up.\n\n")

@@ -14,29 +14,45 @@ type memoryResult struct {
 	every   time.Duration
 	rssMiB  []float64 // one sample every every, from the run's start
 	steady  summary
-	seconds float64          // the run's -duration
-	show    createShowResult // the show it ran on; none: every show
+	seconds float64 // the run's -duration
+	// shows is the shows made for the run, of showSeats seats each, in
+	// created seconds.
+	shows, showSeats int
+	created          float64
 }
+
+// memoryShows is how many shows the memory run's -memory-seats are laid out
+// in: seat maps of a few thousand seats, like the demo shows' 120 and unlike a
+// stadium's, whose one seat map, read as steady starts, is a transient of
+// some 200 MiB that the Go runtime gives back to the system tens of seconds
+// later (a 200 000-seat show's RSS fell by a fifth halfway through the run).
+const memoryShows = 100
 
 // measureMemory runs steady for -memory and samples seatd's VmRSS every
 // -memory-every meanwhile, from the moment seatload starts: -memory/-memory-every
 // + 1 samples (13 for a minute every 5 s). The storms and steady runs before
-// it are its warm-up. It runs on a show of -memory-seats seats of its own, if
-// seatload can create one: a minute of steady books more seats than the runs
-// before it leave free of the demo shows, and more demo shows would slow every
-// steady run before it (pgDemoShows).
+// it are its warm-up. If seatload can, memoryShows shows of -memory-seats seats
+// between them are made for it first: a minute of steady books more seats than
+// the runs before it leave free of the demo shows, and more demo shows would
+// slow every steady run before it (pgDemoShows). It runs on every show.
 func measureMemory(t *testing.T, seatload string, s *seatd, commands map[string]bool) *memoryResult {
 	m := &memoryResult{every: *memoryEvery, seconds: memoryD.Seconds()}
-	args := signed("steady", "-json", "-url", s.URL, "-c", fmt.Sprint(steadyC64), "-duration", memoryD.String())
 	if commands["create-show"] {
-		progress("%s: memory: create-show, %d seats", s.b.name, *memorySeats)
-		m.show = runJSON[createShowResult](t, seatload, signed("create-show", "-json", "-url", s.URL, "-seats", fmt.Sprint(*memorySeats), "-row-seats", "200")...)
-		if m.show.ShowID == "" {
-			t.Errorf("create-show gave no show id")
-			return m
+		m.showSeats = max(1, *memorySeats/memoryShows)
+		progress("%s: memory: create-show, %d shows of %d seats", s.b.name, memoryShows, m.showSeats)
+		start := time.Now()
+		for range memoryShows {
+			show := runJSON[createShowResult](t, seatload, signed("create-show", "-json", "-url", s.URL,
+				"-seats", fmt.Sprint(m.showSeats), "-name", "seatload memory")...)
+			if show.ShowID == "" {
+				t.Errorf("create-show gave no show id")
+				return m
+			}
+			m.shows++
 		}
-		args = append(args, "-show", m.show.ShowID)
+		m.created = time.Since(start).Seconds()
 	}
+	args := signed("steady", "-json", "-url", s.URL, "-c", fmt.Sprint(steadyC64), "-duration", memoryD.String())
 	n := int(*memoryD / *memoryEvery)
 	done := make(chan struct{})
 	var wg sync.WaitGroup

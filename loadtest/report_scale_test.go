@@ -183,7 +183,8 @@ func (r report) memory(p printer) {
 	}
 	p("    seatload steady -c 64 -duration %s -url $SEATD -auth-secret $SECRET    # PostgreSQL + Redis, after every run above\n\n", *memoryD)
 	if m.shows > 0 {
-		p("On every show, among them %d made for the run, of %d seats each (in %.1f s, before it).\n", m.shows, m.showSeats, m.created)
+		p("On every show, among them %d made for the run, of %d seats each (in %.1f s, before it), after\n", m.shows, m.showSeats, m.created)
+		p("a %s steady run on every show as the new ones' warm-up.\n", memoryWarmUp)
 	}
 	p("seatd's VmRSS (`/proc/<pid>/status`) every %s from the start of the run; the storms and\n", m.every)
 	p("steady runs before it are its warm-up.\n\n")

@@ -16,8 +16,8 @@ import (
 // faster. Without this, a steady run's first 15 s on a fresh database grew
 // receipts from nothing to 40 000 rows; the answers of each batch's receipts,
 // planned as a hash join over the whole table, took 4 ms instead of 0.2, and
-// the run made a quarter fewer changes a second than the next one
-// (docs/BENCHMARKS.md). So the store analyzes:
+// such a first run made 11 % fewer changes a second on average than with this
+// (docs/BENCHMARKS.md, fifth pass). So the store analyzes:
 //   - shows and seats analyzeDelay after shows are created, which arrive a
 //     whole show at a time (a plan made with a few shows read the seats of
 //     thousands for every seat change);

@@ -49,10 +49,9 @@ const (
 // the main one's storms and steady runs before the memory run (which has
 // shows of its own) book some 80 000 (2026-12-04: the three steady runs made
 // 121 000 requests, a hold of 1–4 seats booked one time in two, some 0.6
-// seats a request). No more than needed:
-// the more seats steady spreads over, the more pages each checkpoint's
-// full-page writes copy, for as long as the run after a checkpoint touches
-// pages it has not touched since.
+// seats a request). No more than needed: the more seats steady spreads over,
+// most likely the more pages each checkpoint's full-page writes copy, for as
+// long as a run after a checkpoint touches pages it has not touched since.
 const pgDemoShows = 2000
 
 // backends returns the backends the selected parts need, in the order they run.

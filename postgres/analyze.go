@@ -83,6 +83,11 @@ func (s *Store) analyze(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
+			// The creations of the delay share this ANALYZE.
+			select {
+			case <-s.analyzer.created:
+			default:
+			}
 			s.analyzeTables(ctx, "shows, seats")
 		case <-check.C:
 			rows, _ := s.pool.Query(ctx, grownTablesSQL, growthSlack)

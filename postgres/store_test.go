@@ -109,32 +109,12 @@ func BenchmarkStore(b *testing.B) {
 // TestShowsAnalyzed: creating a show brings the seats' statistics up to date
 // soon after, so that the sessions' plans (made once each) fit the table.
 func TestShowsAnalyzed(t *testing.T) {
-	url := testenv.PostgresURL(t)
-	s, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, conn := openWithConn(t)
 	if _, err := s.CreateShow(t.Context(), storetest.NewShowSpec(2, 10)); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(t.Context())
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var analyzed bool
-		err := conn.QueryRow(t.Context(), `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'seats'`).Scan(&analyzed)
-		if err == nil && analyzed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("10s after a show was created, seats was not analyzed (%v)", err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, bounded by deadline
-	}
+	awaitTrue(t, conn, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'seats'`,
+		"seats analyzed after a show was created", 10*time.Second)
 }
 
 // TestGrownTableAnalyzed: a table that outgrows its statistics is analyzed
@@ -142,36 +122,33 @@ func TestShowsAnalyzed(t *testing.T) {
 // that the sessions' plans fit its size: receipts, made on a young table,
 // read the whole of it for every batch's answers.
 func TestGrownTableAnalyzed(t *testing.T) {
-	url := testenv.PostgresURL(t)
-	s, err := postgres.Open(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	conn, err := pgx.Connect(t.Context(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	const rows = 5000
+	_, conn := openWithConn(t)
 	if _, err := conn.Exec(t.Context(), `ALTER TABLE receipts SET (autovacuum_enabled = off)`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.Exec(t.Context(), `INSERT INTO receipts (scope, key, fingerprint, response, created_at, expires_at)
-		SELECT 'test', i::text, '', '', now(), now() + interval '1 hour' FROM generate_series(1, $1) AS i`, rows); err != nil {
+		SELECT 'test', i::text, '', '', now(), now() + interval '1 hour' FROM generate_series(1, 5000) AS i`); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	awaitTrue(t, conn, `SELECT reltuples >= 5000 FROM pg_class WHERE oid = 'receipts'::regclass`,
+		"statistics of the 5000 receipts written", 20*time.Second)
+}
+
+// awaitTrue polls query, which reads one boolean, until it is true, and fails
+// the test if it is not within the given time.
+func awaitTrue(t *testing.T, conn *pgx.Conn, query, what string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
-		var tuples float64
-		err := conn.QueryRow(t.Context(), `SELECT reltuples FROM pg_class WHERE oid = 'receipts'::regclass`).Scan(&tuples)
-		if err == nil && tuples >= rows {
+		var ok bool
+		err := conn.QueryRow(t.Context(), query).Scan(&ok)
+		if err == nil && ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("20s after %d receipts were written, their statistics say %v rows (%v)", rows, tuples, err)
+			t.Fatalf("no %s within %s (last error: %v)", what, within, err)
 		}
-		time.Sleep(100 * time.Millisecond) // polling interval, bounded by deadline
+		time.Sleep(50 * time.Millisecond) // polling interval, bounded by deadline
 	}
 }
 
